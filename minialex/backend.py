@@ -1,0 +1,202 @@
+"""Array backend: the only module in minialex that imports numpy or cupy.
+
+Everything else asks for the array module of the data it holds (the Chainer/DeZero
+``xp`` idiom)::
+
+    xp = backend.get_array_module(x)
+    y = xp.maximum(x, 0)
+
+so the same layer code runs on NumPy (CPU) and CuPy (GPU).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
+
+import numpy
+import numpy as np  # host module, re-exported for code that must work on the host
+
+try:  # CuPy is optional; import errors are reported only when it is asked for.
+    import cupy as _cupy
+except Exception as _exc:  # pragma: no cover - depends on the machine
+    _cupy = None
+    _CUPY_IMPORT_ERROR: Exception | None = _exc
+else:  # pragma: no cover - depends on the machine
+    _CUPY_IMPORT_ERROR = None
+
+__all__ = [
+    "np",
+    "numpy",
+    "use",
+    "current",
+    "xp",
+    "get_array_module",
+    "cupy_available",
+    "gpu_available",
+    "require_cupy",
+    "to_host",
+    "to_device",
+    "device_of",
+    "as_strided",
+    "default_rng",
+    "manual_seed",
+    "get_rng",
+    "scatter_add",
+    "is_array",
+]
+
+BACKENDS = ("numpy", "cupy")
+_current = "numpy"
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports *and* sees at least one GPU."""
+    return _gpu_problem() is None
+
+
+def gpu_available() -> bool:
+    return cupy_available()
+
+
+def _gpu_problem() -> str | None:
+    """Why CuPy cannot be used here, or None when it can."""
+    if _cupy is None:
+        return (
+            f"CuPy is not installed ({_CUPY_IMPORT_ERROR}); "
+            'install it with pip install -e ".[cuda12]" or ".[cuda13]" to match your CUDA'
+        )
+    try:
+        count = _cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        return f"CuPy is installed but no CUDA GPU is usable ({exc})"
+    if count < 1:  # pragma: no cover
+        return "CuPy is installed but found no CUDA GPU"
+    return None
+
+
+def require_cupy() -> ModuleType:
+    """Return the cupy module, or raise RuntimeError saying what is missing."""
+    problem = _gpu_problem()
+    if problem is not None:
+        raise RuntimeError(f"backend 'cupy' requested, but {problem}")
+    return _cupy  # type: ignore[return-value]
+
+
+def use(name: str) -> None:
+    """Select the default backend for newly created tensors: "numpy" or "cupy"."""
+    global _current
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: expected one of {BACKENDS}")
+    if name == "cupy":
+        require_cupy()
+    _current = name
+
+
+def current() -> str:
+    """Name of the default backend ("numpy" or "cupy")."""
+    return _current
+
+
+def xp() -> ModuleType:
+    """Array module of the default backend."""
+    return require_cupy() if _current == "cupy" else numpy
+
+
+def get_array_module(*arrays: Any) -> ModuleType:
+    """numpy or cupy, whichever holds ``arrays`` (Tensors are looked through; numpy for scalars)."""
+    if _cupy is not None:
+        for a in arrays:
+            if not is_array(a):
+                a = getattr(a, "data", a)  # a Tensor holds its array in .data
+            if isinstance(a, _cupy.ndarray):
+                return _cupy
+    return numpy
+
+
+def is_array(a: Any) -> bool:
+    if isinstance(a, numpy.ndarray):
+        return True
+    return _cupy is not None and isinstance(a, _cupy.ndarray)
+
+
+def device_of(array: Any) -> str:
+    """ "cpu" for a NumPy array, "gpu" for a CuPy array."""
+    return "gpu" if get_array_module(array) is not numpy else "cpu"
+
+
+def to_host(array: Any) -> numpy.ndarray:
+    """Copy an array to host memory as NumPy (a no-op for NumPy arrays)."""
+    if isinstance(array, numpy.ndarray):
+        return array
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy.asnumpy(array)
+    return numpy.asarray(array)
+
+
+def to_device(array: Any, device: str) -> Any:
+    """Move an array to "cpu" (NumPy) or "gpu" (CuPy)."""
+    if device == "cpu":
+        return to_host(array)
+    if device in ("gpu", "cuda"):
+        return require_cupy().asarray(array)
+    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'gpu'")
+
+
+def asarray(data: Any, dtype: Any = None) -> Any:
+    """An array on the default backend."""
+    return xp().asarray(data, dtype=dtype)
+
+
+def as_strided(x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+    """Strided view of ``x`` (no copy) under either backend."""
+    if get_array_module(x) is numpy:
+        return numpy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+    return _cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)  # pragma: no cover
+
+
+def scatter_add(target: Any, index: Any, values: Any) -> None:
+    """``target[index] += values`` in place, summing repeated indices (numpy.add.at)."""
+    if get_array_module(target) is numpy:
+        numpy.add.at(target, index, values)
+    else:  # pragma: no cover - GPU only
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+
+
+def default_rng(seed: Any = None, like: Any = None) -> Any:
+    """A random generator on the backend of ``like`` (or the default backend)."""
+    mod = get_array_module(like) if like is not None else xp()
+    return mod.random.default_rng(seed)
+
+
+def _init_from_env() -> None:
+    name = os.environ.get("MINIALEX_BACKEND")
+    if name:
+        use(name.strip().lower())
+
+
+_init_from_env()
+
+
+# ---------------------------------------------------------------- global random state
+_seed: int | None = None
+_generators: dict[str, Any] = {}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generators used by dropout, initialisers and data shuffling (all backends)."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+
+
+def get_rng(like: Any = None) -> Any:
+    """The global generator of the backend holding ``like`` (default backend if None)."""
+    mod = get_array_module(like) if like is not None else xp()
+    key = mod.__name__
+    if key not in _generators:
+        _generators[key] = mod.random.default_rng(_seed)
+    return _generators[key]

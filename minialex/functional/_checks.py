@@ -1,0 +1,101 @@
+"""Shared input validation and shape arithmetic for the functional ops.
+
+Every error names the layer, what it expected and what it received, so a learner who feeds
+a 3x32x32 image into a 227x227 AlexNet is told which layer broke and why.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from minialex import backend
+from minialex.tensor import Tensor
+
+
+def pair(value: int | tuple[int, int], name: str = "value") -> tuple[int, int]:
+    """7 -> (7, 7); (3, 5) stays; anything else is a TypeError."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair, got {value!r}")
+        return int(value[0]), int(value[1])
+    if isinstance(value, bool) or not isinstance(value, (int, backend.np.integer)):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return int(value), int(value)
+
+
+def output_size(n: int, kernel: int, stride: int, padding: int, ceil_mode: bool = False) -> int:
+    """floor((n + 2p - f) / s) + 1 (or ceil with ``ceil_mode``): the conv/pool output length."""
+    span = n + 2 * padding - kernel
+    steps = math.ceil(span / stride) if ceil_mode else span // stride
+    out = steps + 1
+    # PyTorch's rule: with ceil_mode the last window must start inside the (left-padded) input.
+    if ceil_mode and (out - 1) * stride >= n + padding:
+        out -= 1
+    return out
+
+
+def as_tensor(x: Any, layer: str, name: str = "input") -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if backend.is_array(x):
+        return Tensor(x)
+    raise TypeError(f"{layer}: {name} must be a Tensor or an array, got {type(x).__name__}")
+
+
+def check_rank(layer: str, x: Tensor, ndims: int | tuple[int, ...], layout: str) -> None:
+    """Raise ValueError unless ``x.ndim`` is one of ``ndims``; ``layout`` e.g. "(N, C, H, W)"."""
+    allowed = (ndims,) if isinstance(ndims, int) else ndims
+    if x.ndim not in allowed:
+        raise ValueError(f"{layer}: expected a {'- or '.join(map(str, allowed))}-D input "
+                         f"{layout}, got shape {x.shape}")
+
+
+def check_floating(layer: str, x: Tensor) -> None:
+    xp = backend.get_array_module(x.data)
+    if not xp.issubdtype(x.dtype, xp.floating):
+        raise TypeError(f"{layer}: expected a floating-point input (float32 or float64), "
+                        f"got {x.dtype}")
+
+
+def check_same_dtype(layer: str, **tensors: Tensor | None) -> None:
+    """All given tensors share one dtype: minialex never promotes silently."""
+    named = {k: v for k, v in tensors.items() if v is not None}
+    dtypes = {str(v.dtype) for v in named.values()}
+    if len(dtypes) > 1:
+        listing = ", ".join(f"{k}: {v.dtype}" for k, v in named.items())
+        raise TypeError(f"{layer}: mixed dtypes ({listing}); cast explicitly with "
+                        ".float() or .double()")
+
+
+def check_same_device(layer: str, **tensors: Tensor | None) -> None:
+    named = {k: v for k, v in tensors.items() if v is not None}
+    devices = {v.device for v in named.values()}
+    if len(devices) > 1:
+        listing = ", ".join(f"{k}: {v.device}" for k, v in named.items())
+        raise ValueError(f"{layer}: tensors on different devices ({listing}); move them "
+                         "with .to('cpu') or .to('gpu')")
+
+
+def check_finite(layer: str, x: Tensor) -> None:
+    """In debug mode (MINIALEX_DEBUG=1) reject NaN/inf inputs early, naming the layer."""
+    if not DEBUG:
+        return
+    xp = backend.get_array_module(x.data)
+    if not bool(xp.isfinite(x.data).all()):
+        raise ValueError(f"{layer}: input contains NaN or inf (shape {x.shape})")
+
+
+def _debug_from_env() -> bool:
+    import os
+
+    return os.environ.get("MINIALEX_DEBUG", "") not in ("", "0", "false", "False")
+
+
+DEBUG = _debug_from_env()
+
+
+def set_debug(flag: bool) -> None:
+    """Turn NaN/inf checks on every layer input on or off (also env MINIALEX_DEBUG=1)."""
+    global DEBUG
+    DEBUG = bool(flag)

@@ -1,0 +1,2 @@
+from minialex.nn.module import Module
+class Conv2d(Module): pass

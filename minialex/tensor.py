@@ -1,0 +1,415 @@
+"""Tensor: an array plus the graph that produced it, and reverse-mode autograd.
+
+Each op computes its forward value and defines a ``_backward(g)`` closure right beside it
+(micrograd style). ``g`` is the gradient of the loss with respect to the op's output; the
+closure turns it into gradients for the op's inputs and hands them to ``_accumulate``.
+Closures receive ``g`` as an argument instead of reading ``out.grad`` so that a node and
+its closure do not reference each other (no reference cycles: activations are freed as
+soon as the graph is dropped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from minialex import backend
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Context in which ops record no graph (evaluation, optimiser updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+def _to_array(data: Any, dtype: Any = None) -> Any:
+    """Arrays keep their dtype and device; Python numbers and lists become float32."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if isinstance(data, backend.np.generic):  # a NumPy scalar keeps its dtype
+        return backend.xp().asarray(data, dtype=dtype)
+    return backend.xp().asarray(data, dtype=dtype or backend.np.float32)
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` over the axes that broadcasting added or stretched, back to ``shape``."""
+    if g.shape == tuple(shape):
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g.reshape(shape)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it.
+
+    ``data`` is a numpy or cupy array; ``grad`` (same shape) is filled by ``backward()``
+    for tensors with ``requires_grad=True``. Leaf gradients accumulate across backward
+    calls (call ``zero_grad()`` between steps); intermediate gradients are freed once used
+    unless ``retain_grad()`` was called.
+    """
+
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = _to_array(data, dtype)
+        self.requires_grad = bool(requires_grad)
+        self.grad: Any = None
+        self.name: str | None = None
+        self._prev: tuple[Tensor, ...] = ()
+        self._backward: Callable[[Any], None] | None = None
+        self._op = ""
+        self._retain = False
+
+    # ------------------------------------------------------------------ graph plumbing
+    @staticmethod
+    def _result(data: Any, parents: tuple[Tensor, ...], op: str,
+                backward: Callable[[Any], None]) -> Tensor:
+        """Wrap an op's output; record the graph only if some parent needs a gradient."""
+        out = Tensor(data)
+        if _grad_enabled and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._prev = parents
+            out._backward = backward
+            out._op = op
+        return out
+
+    def _accumulate(self, g: Any) -> None:
+        if not self.requires_grad:
+            return
+        if g.shape != self.data.shape:
+            raise RuntimeError(f"gradient shape {g.shape} does not match tensor shape {self.shape}")
+        self.grad = g if self.grad is None else self.grad + g
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._backward is None
+
+    def retain_grad(self) -> Tensor:
+        """Keep this intermediate tensor's ``.grad`` after backward (for inspection)."""
+        self._retain = True
+        return self
+
+    def _topological_order(self) -> list[Tensor]:
+        """Nodes that need a gradient, inputs before outputs; iterative, so depth is unlimited."""
+        order: list[Tensor] = []
+        visited: set[int] = set()
+        stack: list[tuple[Tensor, bool]] = [(self, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if children_done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            for parent in node._prev:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+        return order
+
+    def backward(self, grad: Any = None) -> None:
+        """Backpropagate from this tensor; ``grad`` defaults to 1 for a scalar."""
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad "
+                               "(no input had requires_grad=True, or it was made under no_grad)")
+        xp = backend.get_array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward() without a gradient needs a scalar output, "
+                                   f"got shape {self.shape}; pass grad= of that shape")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = _to_array(grad, self.dtype)
+            if grad.shape != self.data.shape:
+                raise ValueError(f"backward(grad): expected shape {self.shape}, got {grad.shape}")
+        if self.is_leaf:
+            self._accumulate(grad)
+            return
+        self.grad = grad if self.grad is None or not self._retain else self.grad + grad
+        for node in reversed(self._topological_order()):
+            if node.is_leaf or node.grad is None:
+                continue
+            node._backward(node.grad)
+            if not node._retain:
+                node.grad = None  # intermediate gradients are transient
+
+    # ------------------------------------------------------------------ conveniences
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({backend.to_host(self.data)!r}{grad})"
+
+    def numpy(self) -> Any:
+        """The data as a host NumPy array (copied from the GPU when needed)."""
+        return backend.to_host(self.data)
+
+    def item(self) -> float:
+        return self.numpy().item()
+
+    def detach(self) -> Tensor:
+        """Same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        self.requires_grad = flag
+        return self
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Explicit dtype cast (ops never promote silently); differentiable."""
+        src = self.dtype
+        out_data = self.data.astype(dtype)
+
+        def _backward(g: Any) -> None:
+            self._accumulate(g.astype(src))
+        return Tensor._result(out_data, (self,), "astype", _backward)
+
+    def float(self) -> Tensor:
+        return self.astype(backend.np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(backend.np.float64)
+
+    def to(self, device: str) -> Tensor:
+        """Copy to "cpu" (NumPy) or "gpu" (CuPy); gradients flow back across devices."""
+        src = self.device
+        out_data = backend.to_device(self.data, device)
+
+        def _backward(g: Any) -> None:
+            self._accumulate(backend.to_device(g, src))
+        return Tensor._result(out_data, (self,), f"to({device})", _backward)
+
+    # ------------------------------------------------------------------ operand handling
+    def _lift(self, other: Any, op: str) -> Tensor:
+        """Turn ``other`` into a Tensor; scalars take this tensor's dtype, dtypes must match."""
+        if not isinstance(other, Tensor):
+            if backend.is_array(other):
+                other = Tensor(other)
+            else:
+                xp = backend.get_array_module(self.data)
+                floating = xp.issubdtype(self.dtype, xp.floating)
+                other = Tensor(xp.asarray(other, dtype=self.dtype if floating else None))
+        if other.dtype != self.dtype:
+            raise TypeError(f"{op}: mixed dtypes {self.dtype} and {other.dtype}; cast one "
+                            f"explicitly (.float() / .double()), minialex never promotes silently")
+        return other
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other: Any) -> Tensor:
+        other = self._lift(other, "add")
+
+        def _backward(g: Any) -> None:
+            self._accumulate(unbroadcast(g, self.shape))
+            other._accumulate(unbroadcast(g, other.shape))
+        return Tensor._result(self.data + other.data, (self, other), "+", _backward)
+
+    def __mul__(self, other: Any) -> Tensor:
+        other = self._lift(other, "mul")
+
+        def _backward(g: Any) -> None:
+            if self.requires_grad:
+                self._accumulate(unbroadcast(g * other.data, self.shape))
+            if other.requires_grad:
+                other._accumulate(unbroadcast(g * self.data, other.shape))
+        return Tensor._result(self.data * other.data, (self, other), "*", _backward)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        other = self._lift(other, "div")
+
+        def _backward(g: Any) -> None:
+            if self.requires_grad:
+                self._accumulate(unbroadcast(g / other.data, self.shape))
+            if other.requires_grad:
+                other._accumulate(unbroadcast(-g * self.data / other.data**2, other.shape))
+        return Tensor._result(self.data / other.data, (self, other), "/", _backward)
+
+    def __pow__(self, exponent: float) -> Tensor:
+        if isinstance(exponent, Tensor) or backend.is_array(exponent):
+            raise TypeError("Tensor ** x supports a Python number exponent only")
+
+        def _backward(g: Any) -> None:
+            self._accumulate(g * exponent * self.data ** (exponent - 1))
+        return Tensor._result(self.data**exponent, (self,), f"**{exponent}", _backward)
+
+    def __neg__(self) -> Tensor:
+        def _backward(g: Any) -> None:
+            self._accumulate(-g)
+        return Tensor._result(-self.data, (self,), "neg", _backward)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        other = self._lift(other, "matmul")
+        a, b = self.data, other.data
+        # Treat 1-D operands as a row (left) / column (right) matrix, as numpy does.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        out_data = a @ b
+
+        def _backward(g: Any) -> None:
+            g2 = g.reshape((a2 @ b2).shape) if g.ndim != max(a2.ndim, b2.ndim) else g
+            if self.requires_grad:
+                ga = g2 @ b2.swapaxes(-1, -2)
+                self._accumulate(unbroadcast(ga, a2.shape).reshape(a.shape))
+            if other.requires_grad:
+                gb = a2.swapaxes(-1, -2) @ g2
+                other._accumulate(unbroadcast(gb, b2.shape).reshape(b.shape))
+        return Tensor._result(out_data, (self, other), "@", _backward)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return self + (-self._lift(other, "sub"))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return self + other
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return self * other
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return self._lift(other, "sub") - self
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return self._lift(other, "div") / self
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return self._lift(other, "matmul") @ self
+
+    # ------------------------------------------------------------------ elementwise
+    def exp(self) -> Tensor:
+        xp = backend.get_array_module(self.data)
+        out_data = xp.exp(self.data)
+
+        def _backward(g: Any) -> None:
+            self._accumulate(g * out_data)
+        return Tensor._result(out_data, (self,), "exp", _backward)
+
+    def log(self) -> Tensor:
+        xp = backend.get_array_module(self.data)
+
+        def _backward(g: Any) -> None:
+            self._accumulate(g / self.data)
+        return Tensor._result(xp.log(self.data), (self,), "log", _backward)
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        xp = backend.get_array_module(self.data)
+
+        def _backward(g: Any) -> None:
+            if not keepdims and axis is not None:
+                g = xp.expand_dims(g, _normalise_axes(axis, self.ndim))
+            self._accumulate(xp.broadcast_to(g, self.shape).copy())
+        return Tensor._result(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum",
+                              _backward)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        count = self.size if axis is None else _count(self.shape, axis)
+        return self.sum(axis=axis, keepdims=keepdims) / float(count)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; tied maxima share the gradient equally (like torch.amax)."""
+        xp = backend.get_array_module(self.data)
+        peak = self.data.max(axis=axis, keepdims=True)
+
+        def _backward(g: Any) -> None:
+            if not keepdims and axis is not None:
+                g = xp.expand_dims(g, _normalise_axes(axis, self.ndim))
+            mask = self.data == peak
+            share = mask / mask.sum(axis=axis, keepdims=True)
+            self._accumulate((g * share).astype(self.dtype, copy=False))
+        out_data = peak if keepdims else self.data.max(axis=axis)
+        return Tensor._result(out_data, (self,), "max", _backward)
+
+    # ------------------------------------------------------------------ shape ops
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        src = self.shape
+
+        def _backward(g: Any) -> None:
+            self._accumulate(g.reshape(src))
+        return Tensor._result(self.data.reshape(shape), (self,), "reshape", _backward)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        axes = axes or tuple(reversed(range(self.ndim)))
+        xp = backend.get_array_module(self.data)
+        inverse = tuple(int(i) for i in xp.argsort(backend.to_host(xp.asarray(axes))))
+
+        def _backward(g: Any) -> None:
+            self._accumulate(g.transpose(inverse))
+        return Tensor._result(self.data.transpose(axes), (self,), "transpose", _backward)
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def __getitem__(self, index: Any) -> Tensor:
+        if isinstance(index, Tensor):
+            index = index.data
+        xp = backend.get_array_module(self.data)
+
+        def _backward(g: Any) -> None:
+            full = xp.zeros_like(self.data)
+            backend.scatter_add(full, index, g)  # repeated indices add up
+            self._accumulate(full)
+        return Tensor._result(self.data[index], (self,), "getitem", _backward)
+
+
+def _normalise_axes(axis: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def _count(shape: tuple[int, ...], axis: int | tuple[int, ...]) -> int:
+    count = 1
+    for a in _normalise_axes(axis, len(shape)):
+        count *= shape[a]
+    return count
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a Tensor: arrays keep their dtype, Python numbers and lists become float32."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
