@@ -1,0 +1,49 @@
+"""``python -m minialex lessons``: the lesson scripts in reading order, one line each.
+
+The lessons are scripts in the repository's ``lessons/`` folder, next to the package, so
+they are found in a source checkout or an editable install; a wheel installed without the
+repository has none and gets a message saying where to find them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+from pathlib import Path
+
+LESSON_PATTERN = re.compile(r"^(\d\d)_\w+\.py$")
+
+
+def lessons_dir() -> Path | None:
+    """The ``lessons/`` folder beside the package, or None when not present."""
+    candidate = Path(__file__).resolve().parent.parent / "lessons"
+    return candidate if candidate.is_dir() else None
+
+
+def lesson_files(folder: Path) -> list[Path]:
+    """``NN_topic.py`` files in ``folder``, in reading order."""
+    return sorted(p for p in folder.iterdir() if LESSON_PATTERN.match(p.name))
+
+
+def one_line_summary(path: Path) -> str:
+    """First line of the script's module docstring (read without running it)."""
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    except (SyntaxError, UnicodeDecodeError, OSError):
+        doc = None
+    return doc.strip().splitlines()[0] if doc else "(no summary)"
+
+
+def cli_lessons(args: argparse.Namespace) -> int:
+    folder = lessons_dir()
+    if folder is None or not lesson_files(folder):
+        print("No lessons found: they are scripts in the lessons/ folder of the minialex "
+              "repository, not part of an installed package. Clone the repository and run "
+              "pip install -e . there, then python -m minialex lessons.")
+        return 1
+    print(f"Lessons (run: python lessons/NN_topic.py [--quick]), in {folder.name}/:")
+    for path in lesson_files(folder):
+        number = path.name[:2]
+        print(f"  {number}  {path.name:<34} {one_line_summary(path)}")
+    return 0
