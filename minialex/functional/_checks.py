@@ -99,3 +99,18 @@ def set_debug(flag: bool) -> None:
     """Turn NaN/inf checks on every layer input on or off (also env MINIALEX_DEBUG=1)."""
     global DEBUG
     DEBUG = bool(flag)
+
+
+def check_positive_int(layer: str, name: str, value: Any) -> int:
+    """``value`` as an int >= 1, else ValueError naming the layer and the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, backend.np.integer)) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_probability(layer: str, p: Any) -> float:
+    """``p`` as a float in [0, 1], else ValueError (dropout's drop probability)."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, backend.np.integer,
+                                                 backend.np.floating)) or not 0 <= p <= 1:
+        raise ValueError(f"{layer}: probability p must be in [0, 1], got {p!r}")
+    return float(p)

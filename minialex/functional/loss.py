@@ -1,9 +1,83 @@
-"""Losses: numerically stable cross-entropy on integer targets. (TO BE IMPLEMENTED)"""
+"""Losses: numerically stable cross-entropy on integer class targets."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from minialex import backend
+from minialex.functional._checks import as_tensor, check_finite, check_floating, check_rank
+from minialex.functional.activation import _shifted
 from minialex.tensor import Tensor
 
+__all__ = ["cross_entropy"]
 
-def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
-    raise NotImplementedError
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _target_array(target: Any, logits: Tensor) -> Any:
+    """The integer class indices as an array on the logits' device, validated."""
+    layer = "cross_entropy"
+    if isinstance(target, Tensor):
+        target = target.data
+    if not backend.is_array(target):
+        target = backend.np.asarray(target)
+    xp = backend.get_array_module(target)
+    if not xp.issubdtype(target.dtype, xp.integer):
+        raise TypeError(f"{layer}: target must hold integer class indices, got dtype "
+                        f"{target.dtype}")
+    n, classes = logits.shape
+    if target.shape != (n,):
+        raise ValueError(f"{layer}: target must have shape ({n},), one class index per row of "
+                         f"logits {logits.shape}, got shape {tuple(target.shape)}")
+    target = backend.to_device(target, logits.device)
+    if n:
+        low, high = int(target.min()), int(target.max())
+        if low < 0 or high >= classes:
+            bad = low if low < 0 else high
+            raise ValueError(f"{layer}: target class {bad} out of range for {classes} classes "
+                             f"(expected 0 <= target <= {classes - 1})")
+    return target
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy: -log softmax(logits)[i, target[i]], reduced over the batch.
+
+    Uses log-sum-exp with the row maximum subtracted, so logits of 1e4 neither overflow nor
+    lose the loss. The backward is fused: d loss / d logits = softmax - one_hot(target)
+    (divided by N for ``reduction="mean"``).
+
+    logits: (N, classes); target: (N,) integer class indices (NumPy/CuPy array or Tensor) ->
+    () for "mean" and "sum", (N,) for "none".
+    """
+    layer = "cross_entropy"
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{layer}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    logits = as_tensor(logits, layer, "logits")
+    check_floating(layer, logits)
+    check_rank(layer, logits, 2, "(N, classes) logits")
+    check_finite(layer, logits)
+    t = _target_array(target, logits)
+    xp = backend.get_array_module(logits.data)
+    n = logits.shape[0]
+    rows = xp.arange(n)
+
+    shifted, lse = _shifted(xp, logits.data, 1)
+    losses = lse[:, 0] - shifted[rows, t]
+    if reduction == "mean":
+        out_data = xp.asarray(losses.mean() if n else xp.nan, dtype=logits.dtype)
+    elif reduction == "sum":
+        out_data = xp.asarray(losses.sum())
+    else:
+        out_data = losses
+
+    def _backward(g: Any) -> None:
+        grad = xp.exp(shifted - lse)  # softmax
+        grad[rows, t] -= 1
+        if reduction == "none":
+            grad *= g[:, None]
+        elif reduction == "mean":
+            grad *= g / n
+        else:
+            grad *= g
+        logits._accumulate(grad)
+    return Tensor._result(out_data, (logits,), "cross_entropy", _backward)

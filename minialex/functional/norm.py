@@ -1,16 +1,203 @@
-"""Normalisation: local response normalisation (paper formula) and batch norm. (TO BE IMPLEMENTED)"""
+"""Normalisation: local response normalisation (the paper's formula) and batch norm.
+
+Local response normalisation (Krizhevsky, Sutskever and Hinton, "ImageNet Classification with
+Deep Convolutional Neural Networks", section 3.3) divides each activation by a power of the
+summed squares of its neighbours across channels: "brightness normalisation" inspired by
+lateral inhibition in real neurons. Batch normalisation (Ioffe and Szegedy, 2015) later replaced
+it in most networks; the keras-bn AlexNet variant uses it.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from minialex import backend
+from minialex.functional._checks import (
+    as_tensor,
+    check_finite,
+    check_floating,
+    check_positive_int,
+    check_rank,
+    check_same_device,
+    check_same_dtype,
+)
 from minialex.tensor import Tensor
+
+__all__ = ["local_response_norm", "batch_norm"]
+
+
+# ---------------------------------------------------------------- local response norm
+def _channel_window_sum(a: Any, before: int, after: int) -> Any:
+    """out[:, c] = sum of a[:, j] for j in [c - before, c + after] clipped to [0, C).
+
+    One shifted slice-add per window offset (``size - 1`` adds in all): exact, unlike a
+    cumulative-sum difference, which loses precision in float32 when values vary widely.
+    """
+    out = a.copy()
+    channels = a.shape[1]
+    for d in range(1, min(before, channels - 1) + 1):
+        out[:, d:] += a[:, :-d]
+    for d in range(1, min(after, channels - 1) + 1):
+        out[:, :-d] += a[:, d:]
+    return out
 
 
 def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75,
                         k: float = 2.0) -> Tensor:
-    raise NotImplementedError
+    """Local response normalisation across channels, with the paper's formula and defaults.
+
+    ``b[c] = a[c] / (k + alpha * sum_j a[j]**2) ** beta``, the sum running over the ``size``
+    channels around ``c`` (``size // 2`` before, ``(size - 1) // 2`` after, as PyTorch places
+    even windows), clipped at the first and last channel. The paper uses size 5,
+    alpha 1e-4, beta 0.75, k 2.
+
+    PyTorch's ``local_response_norm`` divides alpha by ``size`` (it averages the squares
+    instead of summing them), so ``local_response_norm(x, n, alpha, beta, k)`` here equals
+    ``torch.nn.functional.local_response_norm(x, n, alpha * n, beta, k)``.
+
+    x: (N, C, ...) with at least one spatial axis, usually (N, C, H, W) -> same shape.
+    """
+    layer = "local_response_norm"
+    x = as_tensor(x, layer)
+    check_floating(layer, x)
+    if x.ndim < 3:
+        raise ValueError(f"{layer}: expected a 3-D or higher input (N, C, H, W), "
+                         f"got shape {x.shape}")
+    size = check_positive_int(layer, "size", size)
+    check_finite(layer, x)
+    a = x.data
+    before, after = size // 2, (size - 1) // 2
+    alpha, beta, k = float(alpha), float(beta), float(k)
+
+    den = _channel_window_sum(a * a, before, after)
+    den *= alpha
+    den += k
+    scale = den ** -beta  # Python-float exponent: stays in x's dtype
+    out_data = a * scale
+
+    def _backward(g: Any) -> None:
+        # d out[i] / d a[j] = scale[i] * [i == j] - 2 alpha beta a[j] out[i] / den[i]  for j in
+        # window(i). Sending gradients back means summing over the i whose window holds j:
+        # the transposed window (after before, before after).
+        t = g * out_data
+        t /= den
+        back = _channel_window_sum(t, after, before)
+        back *= a
+        back *= -2.0 * alpha * beta
+        back += g * scale
+        x._accumulate(back)
+
+    return Tensor._result(out_data, (x,), "local_response_norm", _backward)
+
+
+# ---------------------------------------------------------------- batch norm
+def _check_vector(layer: str, name: str, v: Tensor | None, channels: int) -> None:
+    if v is not None and v.shape != (channels,):
+        raise ValueError(f"{layer}: {name} must have shape ({channels},) to match the input's "
+                         f"{channels} channels (axis 1), got shape {v.shape}")
 
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    raise NotImplementedError
+    """Batch normalisation over every axis but the channel axis 1.
+
+    Training: normalise with the batch mean and (biased) variance, and update the running
+    buffers in place as PyTorch does: ``running = (1 - momentum) * running + momentum * stat``,
+    with the unbiased variance (``n / (n - 1)``) going into ``running_var``. Evaluation:
+    normalise with the running statistics. Then ``y = weight * x_hat + bias``.
+
+    x: (N, C), (N, C, L) or (N, C, H, W); running_mean, running_var, weight, bias: (C,) or
+    None -> same shape as x. Gradients flow to x, weight and bias (not to the buffers).
+    """
+    layer = "batch_norm"
+    x = as_tensor(x, layer)
+    check_floating(layer, x)
+    check_rank(layer, x, (2, 3, 4), "(N, C), (N, C, L) or (N, C, H, W)")
+    channels = x.shape[1]
+    named = {"running_mean": running_mean, "running_var": running_var, "weight": weight,
+             "bias": bias}
+    for name, v in named.items():
+        if v is not None:
+            named[name] = as_tensor(v, layer, name)
+            _check_vector(layer, name, named[name], channels)
+    running_mean, running_var = named["running_mean"], named["running_var"]
+    weight, bias = named["weight"], named["bias"]
+    check_same_dtype(layer, input=x, **named)
+    check_same_device(layer, input=x, **named)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{layer}: give both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError(f"{layer}: evaluation mode (training=False) needs running_mean and "
+                         "running_var")
+    check_finite(layer, x)
+
+    xp = backend.get_array_module(x.data)
+    a = x.data
+    axes = (0,) + tuple(range(2, a.ndim))
+    bshape = (1, channels) + (1,) * (a.ndim - 2)  # per-channel values broadcast over N, H, W
+    count = a.size // channels
+    eps = float(eps)
+
+    if training:
+        if count < 2:
+            raise ValueError(f"{layer}: training needs more than one value per channel to "
+                             f"estimate a variance, got input shape {x.shape}")
+        mean = a.mean(axis=axes)
+        centred = a - mean.reshape(bshape)
+        var = _mean_of_squares(xp, centred, axes, count)
+        if running_mean is not None:
+            m = float(momentum)
+            running_mean.data *= 1.0 - m
+            running_mean.data += m * mean
+            running_var.data *= 1.0 - m
+            running_var.data += (m * count / (count - 1)) * var
+        invstd = 1.0 / xp.sqrt(var + eps)
+        x_hat = centred
+        x_hat *= invstd.reshape(bshape)
+    else:
+        invstd = 1.0 / xp.sqrt(running_var.data + eps)
+        x_hat = (a - running_mean.data.reshape(bshape)) * invstd.reshape(bshape)
+
+    if weight is not None:
+        out_data = x_hat * weight.data.reshape(bshape)
+    else:
+        out_data = x_hat.copy()
+    if bias is not None:
+        out_data += bias.data.reshape(bshape)
+
+    def _backward(g: Any) -> None:
+        if bias is not None and bias.requires_grad:
+            bias._accumulate(g.sum(axis=axes))
+        need_w = weight is not None and weight.requires_grad
+        g_xhat_sum = _sum_of_products(xp, g, x_hat, axes) if (need_w or training) else None
+        if need_w:
+            weight._accumulate(g_xhat_sum)
+        if not x.requires_grad:
+            return
+        gain = invstd if weight is None else invstd * weight.data
+        if not training:  # running statistics are constants
+            x._accumulate(g * gain.reshape(bshape))
+            return
+        # Compact form: dx = gain / n * (n g - sum(g) - x_hat * sum(g x_hat)), per channel.
+        g_mean = g.sum(axis=axes) / count
+        gx_mean = g_xhat_sum / count
+        dx = g * gain.reshape(bshape)
+        dx -= x_hat * (gain * gx_mean).reshape(bshape)
+        dx -= (gain * g_mean).reshape(bshape)
+        x._accumulate(dx)
+
+    parents = tuple(t for t in (x, weight, bias) if t is not None)
+    return Tensor._result(out_data, parents, "batch_norm", _backward)
+
+
+def _mean_of_squares(xp: Any, a: Any, axes: tuple[int, ...], count: int) -> Any:
+    """Per-channel mean of a**2 (a: (N, C, ...)) without a second full-size temporary."""
+    return _sum_of_products(xp, a, a, axes) / count
+
+
+def _sum_of_products(xp: Any, a: Any, b: Any, axes: tuple[int, ...]) -> Any:
+    """Per-channel sum of a * b over ``axes`` (every axis but 1), fused by einsum."""
+    spatial = "".join("hwl"[: a.ndim - 2])
+    spec = f"nc{spatial},nc{spatial}->c"
+    return xp.einsum(spec, a, b)
