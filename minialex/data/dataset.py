@@ -1,0 +1,91 @@
+"""The dataset protocol every loader in minialex.data follows, and an in-memory dataset.
+
+A dataset has a length, a list of class names, and hands out batches as host NumPy arrays:
+``get_batch(indices) -> (images (B, C, H, W) float32 in [0, 1], labels (B,) int64)``.
+``DataLoader`` asks for whole batches at once so that datasets can vectorise (decode, convert
+and index many images in one NumPy call) instead of stacking images one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from minialex import backend
+
+np = backend.np
+
+
+class Dataset:
+    """Base class: subclasses implement ``__len__`` and ``get_batch``; labels are int64
+    class indices into ``classes`` (or -1 for unlabelled images)."""
+
+    classes: list[str]
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def get_batch(self, indices: Any) -> tuple[Any, Any]:
+        """images (B, C, H, W) float32 in [0, 1] and labels (B,) int64, as host NumPy arrays."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        """One example: (image (C, H, W) float32, label int)."""
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"{type(self).__name__}: index {index} out of range for {n} images")
+        images, labels = self.get_batch(np.array([index % n]))
+        return images[0], int(labels[0])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self[0][0].shape)  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({len(self)} images, {self.num_classes} classes, "
+                f"image shape {self.image_shape})")
+
+
+class ArrayDataset(Dataset):
+    """Images and labels held in memory.
+
+    images: (N, C, H, W), float32 in [0, 1] or uint8 in [0, 255] (converted per batch, so a
+    uint8 dataset takes a quarter of the memory); labels: (N,) integers.
+    """
+
+    def __init__(self, images: Any, labels: Any, classes: Sequence[str] | None = None) -> None:
+        images = np.asarray(images)
+        labels = np.asarray(labels, dtype=np.int64)
+        if images.ndim != 4:
+            raise ValueError(f"{type(self).__name__}: expected images (N, C, H, W), "
+                             f"got shape {images.shape}")
+        if images.dtype not in (np.uint8, np.float32):
+            raise TypeError(f"{type(self).__name__}: images must be uint8 or float32, "
+                            f"got {images.dtype}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"{type(self).__name__}: expected {images.shape[0]} labels, "
+                             f"got shape {labels.shape}")
+        self.images = images
+        self.labels = labels
+        if classes is None:
+            count = int(labels.max()) + 1 if labels.size else 0
+            classes = [str(i) for i in range(count)]
+        self.classes = list(classes)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def get_batch(self, indices: Any) -> tuple[Any, Any]:
+        images = self.images[indices]
+        if images.dtype == np.uint8:
+            images = images.astype(np.float32) * np.float32(1 / 255)
+        return images, self.labels[indices]
