@@ -97,7 +97,12 @@ class Tensor:
             return
         if g.shape != self.data.shape:
             raise RuntimeError(f"gradient shape {g.shape} does not match tensor shape {self.shape}")
-        self.grad = g if self.grad is None else self.grad + g
+        if self.grad is None:
+            # Ops may hand the same array to several inputs (x + y); a leaf owns a copy so
+            # an in-place update of one .grad (weight decay, clipping) cannot change another.
+            self.grad = g.copy() if self.is_leaf else g
+        else:
+            self.grad = self.grad + g
 
     @property
     def is_leaf(self) -> bool:
@@ -145,12 +150,24 @@ class Tensor:
         if self.is_leaf:
             self._accumulate(grad)
             return
-        self.grad = grad if self.grad is None or not self._retain else self.grad + grad
-        for node in reversed(self._topological_order()):
+        order = self._topological_order()
+        # A retained .grad from an earlier backward() must not be propagated again: this
+        # pass collects fresh gradients and adds the kept ones back afterwards.
+        kept = {}
+        for node in order:
+            if not node.is_leaf:
+                if node._retain and node.grad is not None:
+                    kept[id(node)] = node.grad
+                node.grad = None
+        self.grad = grad
+        for node in reversed(order):
             if node.is_leaf or node.grad is None:
                 continue
-            node._backward(node.grad)
-            if not node._retain:
+            g = node.grad
+            node._backward(g)
+            if node._retain:
+                node.grad = g if id(node) not in kept else kept[id(node)] + g
+            else:
                 node.grad = None  # intermediate gradients are transient
 
     # ------------------------------------------------------------------ conveniences
@@ -270,6 +287,8 @@ class Tensor:
     def __pow__(self, exponent: float) -> Tensor:
         if isinstance(exponent, Tensor) or backend.is_array(exponent):
             raise TypeError("Tensor ** x supports a Python number exponent only")
+        if isinstance(exponent, backend.np.generic):
+            exponent = exponent.item()  # an np.float64 exponent would promote float32 data
 
         def _backward(g: Any) -> None:
             self._accumulate(g * exponent * self.data ** (exponent - 1))
@@ -286,10 +305,13 @@ class Tensor:
         # Treat 1-D operands as a row (left) / column (right) matrix, as numpy does.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        out_data = a @ b
+        out2 = a2 @ b2
+        shape2 = out2.shape
+        dropped = ((-2,) if a.ndim == 1 else ()) + ((-1,) if b.ndim == 1 else ())
+        out_data = out2.squeeze(axis=dropped) if dropped else out2
 
         def _backward(g: Any) -> None:
-            g2 = g.reshape((a2 @ b2).shape) if g.ndim != max(a2.ndim, b2.ndim) else g
+            g2 = g.reshape(shape2)  # put back the axes that 1-D operands dropped
             if self.requires_grad:
                 ga = g2 @ b2.swapaxes(-1, -2)
                 self._accumulate(unbroadcast(ga, a2.shape).reshape(a.shape))
@@ -374,9 +396,8 @@ class Tensor:
     def transpose(self, *axes: Any) -> Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        axes = axes or tuple(reversed(range(self.ndim)))
-        xp = backend.get_array_module(self.data)
-        inverse = tuple(int(i) for i in xp.argsort(backend.to_host(xp.asarray(axes))))
+        axes = tuple(int(a) % self.ndim for a in axes) or tuple(reversed(range(self.ndim)))
+        inverse = tuple(int(i) for i in backend.np.argsort(axes))
 
         def _backward(g: Any) -> None:
             self._accumulate(g.transpose(inverse))
