@@ -53,10 +53,7 @@ def numerical_gradient(f: Callable[[], float], x: Any, eps: float = 1e-6) -> Any
 
 
 def _projected_loss(fn: Callable[..., Tensor], args: list[Any], weights: Any) -> Tensor:
-    out = fn(*args)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    return (out * Tensor(weights)).sum()
+    return (fn(*args) * Tensor(weights)).sum()
 
 
 def gradcheck(
@@ -91,6 +88,8 @@ def gradcheck(
 
     with no_grad():
         out = fn(*args)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
     xp = backend.get_array_module(out.data)
     rng = backend.np.random.default_rng(seed)
     weights = xp.asarray(rng.standard_normal(out.shape), dtype=out.dtype)
