@@ -34,7 +34,10 @@ BACKENDS = [
 @pytest.fixture
 def xp(request):
     """The array module named by the test's ``xp_name`` parameter (numpy by default)."""
-    name = getattr(request, "param", "numpy")
+    # Read the test's own xp_name parameter (request.param exists only with indirect=True).
+    callspec = getattr(request.node, "callspec", None)
+    name = getattr(request, "param", None) or (
+        callspec.params.get("xp_name") if callspec is not None else None) or "numpy"
     if name == "cupy":
         return backend.require_cupy()
     return backend.np
