@@ -47,6 +47,10 @@ def _numpy_globals() -> dict[tuple[str, str], Any]:
     }
 
 
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for a function or class outside the allow-list."""
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Resolves only NumPy's array-rebuilding globals; anything else is refused unrun."""
 
@@ -56,7 +60,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         try:
             return self.allowed[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise RefusedGlobal(
                 f"refusing to load global {module}.{name}: a CIFAR batch contains only a dict "
                 "of bytes, strings, lists and a NumPy array") from None
 
@@ -72,7 +76,7 @@ def _load_python_batch(path: str) -> tuple[Any, Any]:
         # latin1: the batches were pickled by Python 2, and NumPy's array state needs latin1
         # to survive the str -> bytes round trip (NumPy's own advice for Python 2 pickles).
         batch = _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
-    except pickle.UnpicklingError as exc:
+    except RefusedGlobal as exc:
         raise ValueError(f"CIFAR-10: {path} is not a valid batch file: {exc}") from None
     except Exception as exc:  # truncated or garbled data surfaces as many error types
         raise ValueError(f"CIFAR-10: {path} is truncated or corrupt "

@@ -90,12 +90,15 @@ CLASSES: tuple[str, ...] = tuple(SHAPES)
 _SPLITS = {"train": 0, "test": 1}
 _NUM_LINES = 2
 _NUM_BLOBS = 3
+_BLOCK = 256
 
 
 def _draw_parameters(rng: Any, n: int, num_classes: int) -> dict[str, Any]:
     """All per-image random choices, drawn up front (so chunking never changes them)."""
     f32 = np.float32
-    labels = rng.permutation(np.arange(n) % num_classes).astype(np.int64)  # balanced
+    # Balanced: every run of num_classes images (from the start) holds each class once.
+    groups = -(-n // num_classes)
+    labels = rng.permuted(np.tile(np.arange(num_classes), (groups, 1)), axis=1).ravel()[:n]
     scale = rng.uniform(0.35, 0.75, n)  # outer radius as a fraction of half the image
     margin = 1.0 - 0.8 * scale
     bg = rng.uniform(0.0, 1.0, (n, 3))
@@ -108,7 +111,7 @@ def _draw_parameters(rng: Any, n: int, num_classes: int) -> dict[str, Any]:
     bad = np.linalg.norm(fg - bg, axis=1) < 0.4
     fg[bad] = 1.0 - bg[bad]
     p = {
-        "labels": labels,
+        "labels": labels.astype(np.int64),
         "scale": scale,
         "aspect": rng.uniform(0.8, 1.25, n),
         "angle": rng.uniform(0.0, 2 * math.pi, n),
@@ -199,16 +202,20 @@ def generate_shapes(n: int, image_size: int = 32, seed: int = 0, split: str = "t
         raise ValueError(f"shapes: image_size must be an int >= 8, got {image_size!r}")
     if n < 0:
         raise ValueError(f"shapes: n must be >= 0, got {n}")
-    stream = [int(seed), _SPLITS[split]]
-    params = _draw_parameters(np.random.default_rng(stream), n, len(classes))
-    # Render in chunks of about 256k pixels per field to bound memory at large image sizes.
-    chunk = max(8, 262144 // (image_size * image_size))
     images = np.empty((n, 3, image_size, image_size), dtype=np.float32)
-    for i, lo in enumerate(range(0, n, chunk)):
-        hi = min(n, lo + chunk)
-        noise_rng = np.random.default_rng(stream + [1 + i])
-        images[lo:hi] = _render(params, lo, hi, image_size, classes, noise_rng)
-    return images, params["labels"]
+    labels = np.empty(n, dtype=np.int64)
+    # Blocks of _BLOCK images, each from its own random stream: image i is the same whatever n
+    # is. Rendering goes in chunks of about 256k pixels per field to bound memory.
+    chunk = max(8, 262144 // (image_size * image_size))
+    for block, start in enumerate(range(0, n, _BLOCK)):
+        m = min(_BLOCK, n - start)
+        rng = np.random.default_rng([int(seed), _SPLITS[split], block])
+        params = {k: v[:m] for k, v in _draw_parameters(rng, _BLOCK, len(classes)).items()}
+        labels[start:start + m] = params["labels"]
+        for lo in range(0, m, chunk):
+            hi = min(m, lo + chunk)
+            images[start + lo:start + hi] = _render(params, lo, hi, image_size, classes, rng)
+    return images, labels
 
 
 class Shapes(ArrayDataset):
