@@ -1,0 +1,335 @@
+"""AlexNet and the variants the literature actually ran, built from named layers.
+
+Every variant is a flat chain of readable layers (``conv1, relu1, lrn1, pool1, conv2, ...,
+flatten, fc6, relu6, drop6, fc7, ..., fc8``) so ``minialex.trace`` can print the shape
+arithmetic layer by layer. The size of fc6's input is never typed in: it is computed from the
+input size through the formula floor((n + 2p - f) / s) + 1 at every layer.
+
+Variants (``python -m minialex variants`` lists them):
+
+- ``paper``: Krizhevsky, Sutskever and Hinton, "ImageNet Classification with Deep Convolutional
+  Neural Networks" (2012). The two-GPU network written as one model: conv2, conv4 and conv5
+  only see the half of the channels on their own GPU, which is exactly ``groups=2``. Blocks 1
+  and 2 are conv -> ReLU -> LRN -> overlapping max-pool 3x3/2 (the paper normalises after the
+  ReLU). Input 3x227x227: the paper's "224" does not give its own 55x55 (see the trace).
+  Dropout 0.5 on the outputs of fc6 and fc7 ("the first two fully-connected layers").
+- ``single``: the same network on one tower (``groups=1`` everywhere), the layer table of the
+  "AlexNet" Keras notebook (no author given). ``fc_bias=False`` reproduces its count, which
+  leaves out the fully connected biases.
+- ``torchvision``: torchvision's ``alexnet``: 64/192/384/256/256 filters, conv1 padding 2, no
+  LRN, an adaptive 6x6 average pool (any input size >= 63 works), 224 input, and Dropout
+  placed before fc6 and before fc7. PyTorch's default initialisation.
+- ``keras-bn``: the Keras AlexNet with BatchNorm of the "AlexNet" Keras notebook and of Dutta,
+  "AlexNet in a Nutshell" (2020), 17 flower classes at 224x224: conv1 96@11x11/4 valid, conv2
+  256@11x11 valid stride 1, conv3-5 3x3 valid, 2x2/2 max-pools, BatchNorm after every block
+  and every hidden FC layer, dropout 0.4, FC 4096-4096-1000 and a 17-way output. Its printed
+  summary (54, 27, 17, 8, 6, 4, 2, 1; 28,096,769 params, 21,136 non-trainable) is reproduced
+  with 2x2/2 pooling. ``pool="3x3/2"`` builds the code as that article prints it: the shapes
+  shrink to 54, 26, 16, 7, 5, 3, 1 and the last pool cannot fit (the constructor raises).
+  ``pool="3x3/2", ceil_mode=True`` rounds up instead and gives the printed shapes again.
+  Keras' initialisation: Glorot-uniform weights, zero biases.
+- ``cifar-small``: the "small-AlexNet" of Sahu, Dash, Gamboa, Rey and Sutjaritvorakul,
+  "Tweaking the AlexNet" (2016): 64@11x11, 192@5x5, 384, 256, 256 filters of 3x3, FC 384 and
+  192, here sized for 3x32x32 images (our choice, the paper does not give them): conv1
+  stride 2 padding 5 (32 -> 16), 3x3/2 max-pools with padding 1 (16 -> 8, 8 -> 4, 4 -> 2),
+  conv2 padding 2 and conv3-5 padding 1 keep sizes, so fc6 sees 256*2*2 = 1024 values. Two of
+  the pools divide unevenly but only ever skip padding, never a pixel. About 60 M mult-adds per
+  image, cheap enough to train on a CPU. No LRN by default. Initialisation: He (Kaiming)
+  normal for ReLU layers (Glorot normal with the tanh gain for ``activation="tanh"``), zero
+  biases, N(0, 0.01) for the output layer so the first loss is close to ln(num_classes).
+- ``original-100``: the "original-AlexNet" of "Tweaking the AlexNet": one tower, 100 filters in
+  conv1 and in conv2 (instead of 96 and 2x128), then 384, 384, 256; 227 input; the paper's
+  initialisation.
+
+The paper's initialisation (``paper``, ``single``, ``original-100``): weights from N(0, 0.01);
+biases 1 in conv2, conv4, conv5 and the hidden fully connected layers (so ReLUs start with
+positive inputs), 0 elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from minialex import nn
+from minialex.nn import init
+from minialex.nn.module import Module, Sequential
+from minialex.summary import LayerError, describe, infer_shape
+from minialex.tensor import Tensor
+
+__all__ = ["AlexNet", "VariantSpec", "VARIANTS", "alexnet", "cli_variants"]
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """What defines a variant: metadata for listings and the architecture's hyper-parameters.
+
+    ``convs`` lists (out_channels, kernel, stride, padding, groups) for conv1..conv5; pools
+    follow blocks 1, 2 and the last one; ``hidden`` are the hidden FC widths.
+    """
+
+    name: str
+    source: str
+    input_shape: tuple[int, int, int]
+    description: str
+    convs: tuple[tuple[int, int, int, int, int], ...]
+    hidden: tuple[int, ...]
+    num_classes: int = 1000
+    pool: str = "3x3/2"
+    pool_padding: int = 0
+    lrn: bool = False
+    batch_norm: bool = False
+    adaptive_pool: int | None = None
+    dropout: float = 0.5
+    dropout_placement: str = "after"  # "after" relu6/relu7 (paper) or "before" fc6/fc7
+    init: str = "paper"  # "paper", "torch", "keras", "kaiming"
+
+
+_PAPER = "Krizhevsky, Sutskever, Hinton, \"ImageNet Classification with Deep CNNs\" (2012)"
+_TWEAK = "Sahu, Dash, Gamboa, Rey, Sutjaritvorakul, \"Tweaking the AlexNet\" (2016)"
+_PAPER_CONVS = ((96, 11, 4, 0, 1), (256, 5, 1, 2, 2), (384, 3, 1, 1, 1), (384, 3, 1, 1, 2),
+                (256, 3, 1, 1, 2))
+
+VARIANTS: dict[str, VariantSpec] = {v.name: v for v in (
+    VariantSpec("paper", _PAPER, (3, 227, 227),
+                "the two-GPU original as one model: groups=2 in conv2/4/5, ReLU -> LRN -> "
+                "overlapping max-pool",
+                _PAPER_CONVS, (4096, 4096), lrn=True),
+    VariantSpec("single", "\"AlexNet\" Keras notebook (no author given): its layer table",
+                (3, 227, 227), "the paper's network on one GPU (groups=1 everywhere)",
+                tuple(c[:4] + (1,) for c in _PAPER_CONVS), (4096, 4096), lrn=True),
+    VariantSpec("torchvision", "torchvision.models.alexnet (PyTorch)", (3, 224, 224),
+                "64/192/384/256/256 filters, conv1 padding 2, no LRN, adaptive 6x6 avg pool",
+                ((64, 11, 4, 2, 1), (192, 5, 1, 2, 1), (384, 3, 1, 1, 1), (256, 3, 1, 1, 1),
+                 (256, 3, 1, 1, 1)), (4096, 4096), adaptive_pool=6,
+                dropout_placement="before", init="torch"),
+    VariantSpec("keras-bn", "Dutta, \"AlexNet in a Nutshell\" (2020); \"AlexNet\" Keras notebook",
+                (3, 224, 224), "Keras AlexNet with BatchNorm, 17 flower classes: conv2 11x11 "
+                "valid, 2x2/2 pools, FC 4096-4096-1000",
+                ((96, 11, 4, 0, 1), (256, 11, 1, 0, 1), (384, 3, 1, 0, 1), (384, 3, 1, 0, 1),
+                 (256, 3, 1, 0, 1)), (4096, 4096, 1000), num_classes=17, pool="2x2/2",
+                batch_norm=True, dropout=0.4, init="keras"),
+    VariantSpec("cifar-small", f"{_TWEAK}: small-AlexNet", (3, 32, 32),
+                "64/192/384/256/256 filters, FC 384-192, sized for 32x32 images, He init",
+                ((64, 11, 2, 5, 1), (192, 5, 1, 2, 1), (384, 3, 1, 1, 1), (256, 3, 1, 1, 1),
+                 (256, 3, 1, 1, 1)), (384, 192), num_classes=10, pool_padding=1,
+                init="kaiming"),
+    VariantSpec("original-100", f"{_TWEAK}: original-AlexNet", (3, 227, 227),
+                "one tower with 100 filters in conv1 and conv2, then 384, 384, 256",
+                ((100, 11, 4, 0, 1), (100, 5, 1, 2, 1), (384, 3, 1, 1, 1), (384, 3, 1, 1, 1),
+                 (256, 3, 1, 1, 1)), (4096, 4096), lrn=True),
+)}
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+_OPTIONS = ("num_classes", "activation", "num_conv", "dropout", "lrn", "pool", "ceil_mode",
+            "fc_bias", "input_shape")
+_POOL_SPEC = re.compile(r"^(\d+)x(\d+)/(\d+)$")
+
+
+class AlexNet(Sequential):
+    """An AlexNet variant: named layers applied in order, plus what it was built for.
+
+    ``variant``, ``input_shape`` (C, H, W) and ``stages`` (title, layer names) describe it;
+    x: (N, C, H, W) -> logits (N, num_classes). A layer that fails names itself in the error.
+    """
+
+    def __init__(self, layers: OrderedDict[str, Module], variant: str,
+                 input_shape: tuple[int, int, int], stages: list[tuple[str, list[str]]]) -> None:
+        super().__init__(layers)
+        self.variant = variant
+        self.input_shape = input_shape
+        self.stages = stages
+
+    def forward(self, x: Tensor) -> Tensor:
+        for name, layer in self._modules.items():
+            try:
+                x = layer(x)
+            except LayerError:
+                raise
+            except ValueError as exc:
+                raise LayerError(f"{name} ({describe(layer)}): {exc}", layer=name) from exc
+        return x
+
+    def extra_repr(self) -> str:
+        return f"variant={self.variant!r}, input_shape={self.input_shape}"
+
+
+def _choice(option: str, value: Any, valid: tuple[Any, ...]) -> Any:
+    if value not in valid:
+        raise ValueError(f"alexnet: {option} must be one of {', '.join(map(repr, valid))}; "
+                         f"got {value!r}")
+    return value
+
+
+def _parse_pool(spec: str) -> tuple[int, int]:
+    match = _POOL_SPEC.match(str(spec).replace(" ", ""))
+    if not match or match.group(1) != match.group(2) or int(match.group(3)) < 1:
+        raise ValueError(f"alexnet: pool must look like '3x3/2' or '2x2/2' (square window / "
+                         f"stride); got {spec!r}")
+    return int(match.group(1)), int(match.group(3))
+
+
+def alexnet(variant: str = "paper", num_classes: int | None = None, activation: str = "relu",
+            num_conv: int = 5, dropout: float | None = None, lrn: bool | None = None,
+            pool: str | None = None, ceil_mode: bool = False, fc_bias: bool = True,
+            input_shape: tuple[int, int, int] | None = None, **unknown: Any) -> AlexNet:
+    """Build an AlexNet ``variant`` (see ``VARIANTS``); ``None`` options take its defaults.
+
+    Options (on every variant):
+        num_classes: outputs of the last layer.
+        activation: "relu" or "tanh" (the tanh-AlexNet of "Tweaking the AlexNet").
+        num_conv: 5, 4 or 3: drop conv5 (and conv4); the last block keeps its max-pool
+            (the ablation of Waghmare, "AlexNet for Deep Convolutional Neural Networks").
+        dropout: drop probability of the dropout layers; 0 removes them.
+        lrn: local response normalisation after the activation in blocks 1 and 2.
+        pool: max-pool window/stride such as "3x3/2" (overlapping) or "2x2/2".
+        ceil_mode: round pool output sizes up instead of down.
+        fc_bias: False leaves out the fully connected biases (as one published count does).
+        input_shape: (C, H, W) to size fc6 for; default the variant's own.
+    Returns an AlexNet whose layers are named conv1, relu1, lrn1, pool1, ..., fc8.
+    Raises ValueError for an unknown variant or option (listing the valid ones) and a
+    LayerError (a ValueError) naming the layer when the input size cannot pass through.
+    """
+    if unknown:
+        raise ValueError(f"alexnet: unknown option(s) {', '.join(sorted(unknown))}; valid "
+                         f"options are {', '.join(_OPTIONS)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"alexnet: unknown variant {variant!r}; valid variants are "
+                         f"{', '.join(VARIANTS)}")
+    spec = VARIANTS[variant]
+    _choice("activation", activation, tuple(_ACTIVATIONS))
+    _choice("num_conv", num_conv, (3, 4, 5))
+    num_classes = spec.num_classes if num_classes is None else num_classes
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"alexnet: num_classes must be a positive int, got {num_classes!r}")
+    p_drop = spec.dropout if dropout is None else float(dropout)
+    if not 0.0 <= p_drop < 1.0:
+        raise ValueError(f"alexnet: dropout must be in [0, 1), got {dropout!r}")
+    use_lrn = spec.lrn if lrn is None else _choice("lrn", lrn, (True, False))
+    kernel, stride = _parse_pool(spec.pool if pool is None else pool)
+    shape = spec.input_shape if input_shape is None else tuple(int(v) for v in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"alexnet: input_shape must be (C, H, W), got {input_shape!r}")
+
+    act = _ACTIVATIONS[activation]
+    layers: OrderedDict[str, Module] = OrderedDict()
+    stages: list[tuple[str, list[str]]] = []
+
+    def stage(title: str, *named: tuple[str, Module]) -> None:
+        layers.update(named)
+        stages.append((title, [n for n, _ in named]))
+
+    channels = shape[0]
+    for i, (out, k, s, p, groups) in enumerate(spec.convs[:num_conv], start=1):
+        block: list[tuple[str, Module]] = [
+            (f"conv{i}", nn.Conv2d(channels, out, k, stride=s, padding=p, groups=groups)),
+            (f"{activation}{i}", act())]
+        if use_lrn and i <= 2:
+            block.append((f"lrn{i}", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)))
+        if i <= 2 or i == num_conv:
+            block.append((f"pool{i}", nn.MaxPool2d(kernel, stride, padding=spec.pool_padding,
+                                                   ceil_mode=ceil_mode)))
+        if spec.batch_norm:
+            block.append((f"bn{i}", nn.BatchNorm2d(out)))
+        stage(_block_title(i, block, groups), *block)
+        channels = out
+
+    head: list[tuple[str, Module]] = []
+    if spec.adaptive_pool:
+        head.append(("avgpool", nn.AdaptiveAvgPool2d((spec.adaptive_pool, spec.adaptive_pool))))
+    head.append(("flatten", nn.Flatten()))
+    layers.update(head)
+    features = infer_shape(Sequential(layers), shape)  # raises LayerError naming the layer
+    stages.append((f"feature maps to one vector of {features[0]:,} values", [n for n, _ in head]))
+
+    width = features[0]
+    for j, hidden in enumerate(spec.hidden, start=6):
+        drop = [(f"drop{j}", nn.Dropout(p_drop))] if p_drop > 0 else []
+        fc = [(f"fc{j}", nn.Linear(width, hidden, bias=fc_bias)), (f"{activation}{j}", act())]
+        block = drop + fc if spec.dropout_placement == "before" else fc + drop
+        if spec.batch_norm:
+            block.append((f"bn{j}", nn.BatchNorm1d(hidden)))
+        stage(f"fully connected fc{j}: {width:,} -> {hidden:,}", *block)
+        width = hidden
+    last = f"fc{6 + len(spec.hidden)}"
+    stage(f"output {last}: {width:,} -> {num_classes:,} class scores",
+          (last, nn.Linear(width, num_classes, bias=fc_bias)))
+
+    model = AlexNet(layers, variant, shape, stages)
+    _INITIALISERS[spec.init](model, activation)
+    return model
+
+
+def _block_title(i: int, block: list[tuple[str, Module]], groups: int) -> str:
+    names = {"Conv2d": "conv", "ReLU": "ReLU", "Tanh": "tanh", "LocalResponseNorm": "LRN",
+             "MaxPool2d": "max-pool", "BatchNorm2d": "BatchNorm"}
+    steps = " -> ".join(names.get(type(m).__name__, type(m).__name__) for _, m in block)
+    return f"block {i}: {steps}" + (f" (conv split in {groups} groups)" if groups > 1 else "")
+
+
+# ---------------------------------------------------------------------------- initialisation
+def _weighted(model: AlexNet) -> list[tuple[str, Module]]:
+    return [(n, m) for n, m in model.named_children() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def _init_paper(model: AlexNet, activation: str) -> None:
+    """Weights N(0, 0.01); biases 1 in conv2, conv4, conv5 and hidden FC layers, else 0."""
+    layers = _weighted(model)
+    output = layers[-1][0]
+    ones = {"conv2", "conv4", "conv5"} | {n for n, _ in layers if n.startswith("fc")} - {output}
+    for name, layer in layers:
+        init.normal_(layer.weight, 0.0, 0.01)
+        if layer.bias is not None:
+            init.constant_(layer.bias, 1.0 if name in ones else 0.0)
+
+
+def _init_torch(model: AlexNet, activation: str) -> None:
+    """PyTorch's defaults, which the layers already apply when they are created."""
+
+
+def _init_keras(model: AlexNet, activation: str) -> None:
+    """Keras' defaults: Glorot-uniform weights, zero biases (BatchNorm starts at 1 and 0)."""
+    for _, layer in _weighted(model):
+        init.xavier_uniform_(layer.weight)
+        if layer.bias is not None:
+            init.zeros_(layer.bias)
+
+
+def _init_kaiming(model: AlexNet, activation: str) -> None:
+    """He normal (ReLU) or Glorot normal with the tanh gain; small output layer, zero biases."""
+    layers = _weighted(model)
+    for name, layer in layers:
+        if name == layers[-1][0]:
+            init.normal_(layer.weight, 0.0, 0.01)
+        elif activation == "relu":
+            init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+        else:
+            init.xavier_normal_(layer.weight, gain=init.calculate_gain("tanh"))
+        if layer.bias is not None:
+            init.zeros_(layer.bias)
+
+
+_INITIALISERS = {"paper": _init_paper, "torch": _init_torch, "keras": _init_keras,
+                 "kaiming": _init_kaiming}
+
+
+# ---------------------------------------------------------------------------- CLI
+def variants_table() -> str:
+    """One line per variant: name, input, description, source."""
+    wn = max(len(v) for v in VARIANTS)
+    lines = []
+    for v in VARIANTS.values():
+        c, h, w = v.input_shape
+        lines.append(f"{v.name:<{wn}}  {c}x{h}x{w}  {v.description}")
+        lines.append(f"{'':<{wn}}  {'':<{len(f'{c}x{h}x{w}')}}  source: {v.source}")
+    return "\n".join(lines)
+
+
+def cli_variants(args: argparse.Namespace) -> int:
+    """``python -m minialex variants``."""
+    print(variants_table())
+    print("\nShow one: python -m minialex summary --variant NAME [--input C,H,W] [--trace]")
+    return 0
