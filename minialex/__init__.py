@@ -6,6 +6,10 @@ from typing import Any
 
 from minialex import backend
 from minialex.gradcheck import GradcheckError, gradcheck, numerical_gradient, rel_error
+
+# Imported eagerly: ``minialex.summary`` is a submodule AND a function, and a lazily loaded
+# submodule would replace the function on the package the moment it is imported.
+from minialex.summary import summary, trace
 from minialex.tensor import Tensor, is_grad_enabled, no_grad, tensor
 
 __version__ = "0.1.0"
@@ -24,19 +28,9 @@ __all__ = [
     "summary",
 ]
 
-# Heavier parts load on first use, so `import minialex` stays quick.
-_LAZY = {
-    "trace": ("minialex.summary", "trace"),
-    "summary": ("minialex.summary", "summary"),
-}
-
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module_name, attr = _LAZY[name]
-        return getattr(importlib.import_module(module_name), attr)
+    # Heavier subpackages load on first use, so `import minialex` stays quick.
     if name in ("functional", "nn", "models", "optim", "data", "train", "viz", "testing"):
         import importlib
 

@@ -37,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=_input_shape, default=None, help="C,H,W e.g. 3,227,227")
     p.add_argument("--num-classes", type=int, default=None)
     p.add_argument("--trace", action="store_true", help="also print the per-layer arithmetic")
+    p.add_argument("--pool", default=None, help="max-pool window/stride, e.g. 3x3/2 or 2x2/2")
+    p.add_argument("--ceil-mode", action="store_true", default=None,
+                   help="round pool output sizes up")
+    p.add_argument("--num-conv", type=int, choices=(3, 4, 5), default=None)
+    p.add_argument("--activation", choices=("relu", "tanh"), default=None)
+    p.add_argument("--lrn", action=argparse.BooleanOptionalAction, default=None,
+                   help="local response normalisation in blocks 1-2 (default: the variant's)")
+    p.add_argument("--dropout", type=float, default=None, help="drop probability; 0 removes")
     p.set_defaults(handler=("minialex.summary", "cli_summary"))
 
     p = sub.add_parser("variants", help="list the AlexNet variants, one line each")
