@@ -3,6 +3,10 @@ ones (naming the worst element), and its arithmetic must match hand-computed val
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 
@@ -160,3 +164,13 @@ def test_rel_error_by_hand(a, b, expected):
 def test_rel_error_accepts_tensors_and_is_symmetric():
     a, b = Tensor(np.array([1.0, 5.0])), np.array([1.5, 5.0])
     assert rel_error(a, b) == rel_error(b, a) == pytest.approx(0.5 / 2.5)
+
+
+# ------------------------------------------------------------------ the learner's example
+def test_gradcheck_your_own_layer_example_runs():
+    script = Path(__file__).resolve().parents[1] / "examples" / "gradcheck_your_own_layer.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "gradcheck(leaky_relu): True" in done.stdout
+    assert "caught the bug" in done.stdout and "property held" in done.stdout
