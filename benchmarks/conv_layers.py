@@ -1,0 +1,103 @@
+"""AlexNet's five conv layers, forward + backward: minialex vs PyTorch vs the bare GEMMs.
+
+The GEMM ceiling is the time of the matrix products alone (one forward GEMM and two backward
+GEMMs per group, same M, N, K, on ready-made contiguous arrays): the gap between it and
+minialex is the im2col/col2im overhead.
+
+    python benchmarks/conv_layers.py [--quick] [--device gpu]
+"""
+
+from __future__ import annotations
+
+from harness import (
+    bench_args,
+    fmt_ms,
+    fmt_ratio,
+    machine_description,
+    optional_torch,
+    print_table,
+    time_interleaved,
+    write_json,
+)
+
+import minialex
+import minialex.functional as F
+from minialex import backend
+from minialex.functional._checks import output_size
+
+# (name, C_in, C_out, kernel, stride, padding, groups, input side): the paper's two-tower net.
+LAYERS = [
+    ("conv1", 3, 96, 11, 4, 0, 1, 227),
+    ("conv2", 96, 256, 5, 1, 2, 2, 27),
+    ("conv3", 256, 384, 3, 1, 1, 1, 13),
+    ("conv4", 384, 384, 3, 1, 1, 2, 13),
+    ("conv5", 384, 256, 3, 1, 1, 2, 13),
+]
+
+
+def main() -> None:
+    args = bench_args(__doc__.splitlines()[0])
+    batch = 2 if args.quick else 32
+    rounds = args.rounds or (1 if args.quick else 5)
+    xp = backend.xp()
+    torch = optional_torch()
+    tdev = "cuda" if args.device == "gpu" else "cpu"
+    if torch is not None and tdev == "cuda" and not torch.cuda.is_available():
+        torch = None
+    rng = backend.np.random.default_rng(0)
+    print(f"machine: {machine_description(args.device)}")
+    print(f"batch {batch}, float32, median of {rounds} interleaved rounds, forward + backward")
+
+    rows, results = [], []
+    for name, cin, cout, k, s, p, g, side in LAYERS:
+        out_side = output_size(side, k, s, p)
+        host_x = rng.standard_normal((batch, cin, side, side)).astype("float32")
+        host_w = (rng.standard_normal((cout, cin // g, k, k)) * 0.01).astype("float32")
+        host_b = rng.standard_normal(cout).astype("float32")
+        host_gy = rng.standard_normal((batch, cout, out_side, out_side)).astype("float32")
+        x = minialex.Tensor(xp.asarray(host_x), requires_grad=True)
+        w = minialex.Tensor(xp.asarray(host_w), requires_grad=True)
+        b = minialex.Tensor(xp.asarray(host_b), requires_grad=True)
+        gy = xp.asarray(host_gy)
+
+        def ours(x=x, w=w, b=b, gy=gy, s=s, p=p, g=g) -> None:
+            x.grad = w.grad = b.grad = None
+            F.conv2d(x, w, b, stride=s, padding=p, groups=g).backward(gy)
+
+        # The same products as the layer's GEMMs, on ready-made arrays.
+        m, kk, n = batch * out_side * out_side, cin // g * k * k, cout // g
+        cols = xp.asarray(rng.standard_normal((g, m, kk)).astype("float32"))
+        wmat = xp.asarray(rng.standard_normal((g, kk, n)).astype("float32"))
+        gmat = xp.asarray(rng.standard_normal((g, m, n)).astype("float32"))
+
+        def gemm(cols=cols, wmat=wmat, gmat=gmat) -> None:
+            cols @ wmat                      # forward
+            cols.transpose(0, 2, 1) @ gmat   # weight gradient
+            gmat @ wmat.transpose(0, 2, 1)   # column gradient (before col2im)
+
+        candidates = {"minialex": ours, "gemm": gemm}
+        if torch is not None:
+            tx = torch.tensor(host_x, device=tdev, requires_grad=True)
+            tw = torch.tensor(host_w, device=tdev, requires_grad=True)
+            tb = torch.tensor(host_b, device=tdev, requires_grad=True)
+            tg = torch.tensor(host_gy, device=tdev)
+
+            def theirs(tx=tx, tw=tw, tb=tb, tg=tg, s=s, p=p, g=g) -> None:
+                tx.grad = tw.grad = tb.grad = None
+                torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p, groups=g).backward(tg)
+
+            candidates["torch"] = theirs
+        t = time_interleaved(candidates, rounds, device=args.device)
+        t_torch = t.get("torch")
+        rows.append([name, f"{cin}->{cout} k{k} s{s} p{p} g{g} @{side}",
+                     fmt_ms(t["minialex"]), fmt_ms(t_torch), fmt_ms(t["gemm"]),
+                     fmt_ratio(t["minialex"], t_torch), fmt_ratio(t["minialex"], t["gemm"])])
+        results.append({"layer": name, "minialex_s": t["minialex"], "torch_s": t_torch,
+                        "gemm_s": t["gemm"], "batch": batch})
+    print_table("conv2d forward+backward (ms)",
+                ["layer", "shape", "minialex", "torch", "GEMM", "vs torch", "vs GEMM"], rows)
+    write_json(args.json, "conv_layers", args.device, results)
+
+
+if __name__ == "__main__":
+    main()
