@@ -112,20 +112,25 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
     padded = geo.pad(x.data, -float("inf"))
     offsets = geo.offsets()
 
+    # A running maximum over the kernel offsets: branch-free SIMD passes over whole arrays.
     out = padded[offsets[0][2]].copy()
-    # Which kernel offset holds the maximum; uint8 while it fits (AlexNet: 9 offsets).
-    where_dtype = backend.np.uint8 if len(offsets) <= 256 else backend.np.int32
-    argmax = xp.zeros(geo.out_shape, dtype=where_dtype)
-    for k, (_, _, index) in enumerate(offsets[1:], start=1):
-        candidate = padded[index]
-        better = candidate > out  # strict: an earlier tie keeps the maximum
-        xp.copyto(out, candidate, where=better)
-        xp.copyto(argmax, k, where=better)
+    for _, _, index in offsets[1:]:
+        xp.maximum(out, padded[index], out=out)
 
     def _backward(g: Any) -> None:
+        # The maximum of a window is where the input equals the output; walking the offsets
+        # in order and skipping windows already served gives each window's FIRST maximum
+        # the whole gradient, as PyTorch does.
         dpad = xp.zeros(geo.padded_shape, dtype=g.dtype)
-        for k, (_, _, index) in enumerate(offsets):
-            dpad[index] += xp.where(argmax == k, g, 0)
+        served = None
+        for _, _, index in offsets:
+            hit = padded[index] == out
+            if served is None:
+                served = hit
+            else:
+                hit &= ~served
+                served |= hit
+            dpad[index] += xp.where(hit, g, 0)
         x._accumulate(geo.unpad(dpad))
 
     return Tensor._result(out, (x,), "max_pool2d", _backward)
