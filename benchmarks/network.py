@@ -1,0 +1,141 @@
+"""Whole AlexNet forward + backward: images per second and peak memory, minialex vs PyTorch.
+
+The PyTorch model is a mirror of the minialex one (``minialex.interop.to_torch``): same layers,
+same weights. Peak memory is the growth of the process's peak resident set during one
+training step, measured for each framework in a fresh child process.
+
+    python benchmarks/network.py [--quick] [--device gpu]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from harness import (
+    bench_args,
+    fmt_ratio,
+    machine_description,
+    optional_torch,
+    print_table,
+    time_interleaved,
+    write_json,
+)
+
+import minialex
+import minialex.functional as F
+import minialex.interop
+from minialex import backend
+from minialex.models import alexnet
+from minialex.nn import Linear
+
+VARIANTS = ("torchvision", "paper", "cifar-small")
+
+
+def build(variant: str, batch: int, seed: int = 0):
+    """(minialex model, input Tensor, integer targets) on the default backend."""
+    backend.manual_seed(seed)
+    model = alexnet(variant)
+    rng = backend.np.random.default_rng(seed)
+    x = rng.standard_normal((batch, *model.input_shape)).astype("float32")
+    num_classes = [m for m in model.modules() if isinstance(m, Linear)][-1].out_features
+    y = rng.integers(0, num_classes, batch)
+    return model, x, y
+
+
+def minialex_step(model, x, y):
+    xp = backend.xp()
+    xt, yt = minialex.Tensor(xp.asarray(x)), xp.asarray(y)
+
+    def step() -> None:
+        model.zero_grad()
+        F.cross_entropy(model(xt), yt).backward()
+    return step
+
+
+def torch_step(torch, model, x, y, device: str):
+    mirror = minialex.interop.to_torch(model).to(device)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+    def step() -> None:
+        mirror.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(mirror(xt), yt).backward()
+    return step
+
+
+_CHILD = """
+import json, resource, sys
+sys.path.insert(0, {bench_dir!r})
+from network import build, minialex_step, torch_step
+variant, batch, framework = {variant!r}, {batch}, {framework!r}
+model, x, y = build(variant, batch)
+if framework == "torch":
+    import torch
+    torch.set_num_threads({threads})
+    step = torch_step(torch, model, x, y, "cpu")
+else:
+    step = minialex_step(model, x, y)
+with open("/proc/self/statm") as f:
+    before = int(f.read().split()[1]) * resource.getpagesize()
+step()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(max(0, peak - before)))
+"""
+
+
+def peak_step_memory(variant: str, batch: int, framework: str, threads: int) -> int | None:
+    """Bytes the peak RSS grows by during one training step, in a fresh process (CPU only)."""
+    import os
+
+    code = _CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)), variant=variant,
+                         batch=batch, framework=framework, threads=threads)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  (memory probe failed for {framework} {variant} b{batch}: "
+              f"{done.stderr.strip().splitlines()[-1:]})")
+        return None
+    return int(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    args = bench_args(__doc__.splitlines()[0])
+    batches = (1, 2) if args.quick else (1, 8, 32, 128)
+    variants = ("cifar-small",) if args.quick else VARIANTS
+    torch = optional_torch()
+    tdev = "cuda" if args.device == "gpu" else "cpu"
+    if torch is not None and tdev == "cuda" and not torch.cuda.is_available():
+        torch = None
+    print(f"machine: {machine_description(args.device)}")
+    table, results = [], []
+    for variant in variants:
+        for batch in batches:
+            model, x, y = build(variant, batch)
+            candidates = {"minialex": minialex_step(model, x, y)}
+            if torch is not None:
+                candidates["torch"] = torch_step(torch, model, x, y, tdev)
+            big = batch * x[0].size > 32 * 3 * 227 * 227
+            rounds = args.rounds or (1 if args.quick or big else 3)
+            t = time_interleaved(candidates, rounds, device=args.device)
+            t_torch = t.get("torch")
+            mem = {}
+            if args.device == "cpu" and not args.quick and batch in (8, 32):
+                threads = torch.get_num_threads() if torch is not None else 1
+                for framework in candidates:
+                    mem[framework] = peak_step_memory(variant, batch, framework, threads)
+            mb = {k: (f"{v / 2**20:.0f}" if v is not None else "-") for k, v in mem.items()}
+            table.append([variant, batch, f"{batch / t['minialex']:.1f}",
+                          f"{batch / t_torch:.1f}" if t_torch else "-",
+                          fmt_ratio(t["minialex"], t_torch), mb.get("minialex", "-"),
+                          mb.get("torch", "-")])
+            results.append({"variant": variant, "batch": batch, "minialex_s": t["minialex"],
+                            "torch_s": t_torch, "peak_step_bytes": mem})
+            print(f"  {variant} batch {batch}: done", flush=True)
+    print_table("whole network forward+backward (images/s; time ratio; peak step memory MB)",
+                ["variant", "batch", "minialex img/s", "torch img/s", "time vs torch",
+                 "minialex MB", "torch MB"], table)
+    write_json(args.json, "network", args.device, results)
+
+
+if __name__ == "__main__":
+    main()
