@@ -42,8 +42,8 @@ def cli_lessons(args: argparse.Namespace) -> int:
               "repository, not part of an installed package. Clone the repository and run "
               "pip install -e . there, then python -m minialex lessons.")
         return 1
-    print(f"Lessons (run: python lessons/NN_topic.py [--quick]), in {folder.name}/:")
+    print("Lessons, in reading order. Run one with: python lessons/NN_topic.py [--quick]")
+    print("(lessons/README.md is the course's table of contents)\n")
     for path in lesson_files(folder):
-        number = path.name[:2]
-        print(f"  {number}  {path.name:<34} {one_line_summary(path)}")
+        print(f"  {path.name}\n      {one_line_summary(path)}")
     return 0

@@ -51,3 +51,26 @@ def test_every_lesson_has_a_one_line_summary() -> None:
     for lesson in LESSONS:
         summary = one_line_summary(lesson)
         assert summary != "(no summary)" and len(summary) <= 100, (lesson.name, summary)
+
+
+def test_summarise_custom_model_example() -> None:
+    """The example derives fc4's input from the trace (3x64x64 -> 128*3*3) and reports a
+    wrongly sized layer by name."""
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "summarise_custom_model.py")],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Linear(1152->256)" in proc.stdout  # 128 channels * 3 * 3, by hand
+    # conv1 2,432 + conv2 9,280 + conv3 73,856 + fc4 295,168 + fc5 2,570 (hand arithmetic)
+    assert f"Total params: {2432 + 9280 + 73856 + 295168 + 2570:,}" in proc.stdout
+    assert "layer 'fc4'" in proc.stdout
+
+
+def test_lessons_command_without_the_repository_says_where_they_are(monkeypatch, capsys,
+                                                                   tmp_path: Path) -> None:
+    from minialex import lessons_index
+
+    monkeypatch.setattr(lessons_index, "lessons_dir", lambda: None)
+    assert lessons_index.cli_lessons(None) == 1
+    assert "lessons/ folder of the minialex repository" in capsys.readouterr().out
+    monkeypatch.setattr(lessons_index, "lessons_dir", lambda: tmp_path)  # empty folder
+    assert lessons_index.cli_lessons(None) == 1
