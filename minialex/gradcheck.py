@@ -84,6 +84,8 @@ def gradcheck(
         if args[i].dtype != backend.np.float64:
             raise TypeError(f"gradcheck: input {i} is {args[i].dtype}; central differences "
                             "need float64 (float32 rounding swamps eps). Use .double()")
+        if not args[i].is_leaf:  # e.g. x.double(): check it as a leaf of its own
+            args[i] = Tensor(args[i].data, requires_grad=True)
         args[i].grad = None
 
     with no_grad():

@@ -56,6 +56,15 @@ def test_passes_with_constant_and_non_tensor_inputs():
     assert w.grad is None
 
 
+def test_non_leaf_inputs_are_checked_as_leaves():
+    # The float32 error says "use .double()": the result is a graph node, not a leaf.
+    x32 = Tensor(np.array([0.5, 1.5, 2.0], dtype=np.float32), requires_grad=True)
+    assert gradcheck(scaled_square, [x32.double()])
+    assert gradcheck(scaled_square, [x32.double()], directional=True)
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda t: scaled_square(t, 1.5), [x32.double()])
+
+
 def test_inputs_restored_after_check():
     x = leaf((2, 3))
     before = x.data.copy()
