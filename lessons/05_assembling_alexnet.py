@@ -62,8 +62,8 @@ for title, names in paper.stages:
     print(f"\n  {title[0].upper() + title[1:]}")
     for line in traced.lines([by_name[n] for n in names], header=False):
         print("    " + line)
+print()
 say(f"""
-
 Output (N, {traced.output_shape[0]}): 1000 class scores per image. No size was typed in: fc6's input
 width ({by_name['fc6'].input_shape[0]:,}) was computed by the same arithmetic.
 """)
