@@ -177,13 +177,16 @@ def _dim(n: int, k: int, s: int, p: int, ceil: bool, axis: str) -> tuple[int, st
         return out, text, None
     r = span % s
     if ceil:
-        return out, text, ("ceil", _num(span / s), s - r)
+        return out, text, ("ceil" if out == rounded else "dropped", _num(span / s), s - r)
     return out, text, ("floor", _num(span / s), max(0, r - p))
 
 
 def _note(info: tuple, axis: str, both: bool) -> str:
     """The flag printed under a layer whose division is not exact."""
     kind, q, count = info
+    if kind == "dropped":
+        return (f"not an integer: {q}, rounded up (ceil_mode), but the extra window would "
+                "start in the padding and is dropped")
     if kind == "ceil":
         return (f"not an integer: {q}, rounded up (ceil_mode): the last window runs "
                 f"{_plural(count, 'pixel')} past the edge and pools fewer values")
@@ -204,8 +207,8 @@ def _spatial(n_hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int],
     ow, tw, nw = _dim(n_hw[1], k[1], s[1], p[1], ceil, "column")
     if th == tw:
         return (oh, ow), th, [_note(nh, "row", True)] if nh else []
-    notes = [f"H: {_note(nh, 'row', False)}"] * (nh is not None) + \
-        [f"W: {_note(nw, 'column', False)}"] * (nw is not None)
+    notes = [f"{axis}: {_note(info, word, False)}"
+             for axis, word, info in (("H", "row", nh), ("W", "column", nw)) if info]
     return (oh, ow), f"H: {th}, W: {tw}", notes
 
 
