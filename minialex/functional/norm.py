@@ -134,70 +134,63 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 
     xp = backend.get_array_module(x.data)
     a = x.data
-    axes = (0,) + tuple(range(2, a.ndim))
     bshape = (1, channels) + (1,) * (a.ndim - 2)  # per-channel values broadcast over N, H, W
     count = a.size // channels
     eps = float(eps)
+    # Per-channel reductions are einsum contractions ("nchw->c"): one pass, no temporaries.
+    letters = "nc" + "hwl"[: a.ndim - 2]
+    channel_sum = f"{letters}->c"
+    channel_dot = f"{letters},{letters}->c"
 
     if training:
         if count < 2:
             raise ValueError(f"{layer}: training needs more than one value per channel to "
                              f"estimate a variance, got input shape {x.shape}")
-        mean = a.mean(axis=axes)
+        mean = xp.einsum(channel_sum, a) / count
         centred = a - mean.reshape(bshape)
-        var = _mean_of_squares(xp, centred, axes, count)
+        var = xp.einsum(channel_dot, centred, centred) / count  # two-pass: no cancellation
         if running_mean is not None:
             m = float(momentum)
             running_mean.data *= 1.0 - m
             running_mean.data += m * mean
             running_var.data *= 1.0 - m
             running_var.data += (m * count / (count - 1)) * var
-        invstd = 1.0 / xp.sqrt(var + eps)
-        x_hat = centred
-        x_hat *= invstd.reshape(bshape)
     else:
-        invstd = 1.0 / xp.sqrt(running_var.data + eps)
-        x_hat = (a - running_mean.data.reshape(bshape)) * invstd.reshape(bshape)
-
-    if weight is not None:
-        out_data = x_hat * weight.data.reshape(bshape)
-    else:
-        out_data = x_hat.copy()
+        # Copies: a later training step updates the buffers in place before this backward.
+        mean, var = running_mean.data.copy(), running_var.data
+        centred = a - mean.reshape(bshape)
+    invstd = 1.0 / xp.sqrt(var + eps)
+    scale = invstd if weight is None else invstd * weight.data  # y = centred * scale + bias
+    out_data = centred  # reused in place: x_hat is recomputed in backward, not stored
+    out_data *= scale.reshape(bshape)
     if bias is not None:
         out_data += bias.data.reshape(bshape)
 
     def _backward(g: Any) -> None:
-        if bias is not None and bias.requires_grad:
-            bias._accumulate(g.sum(axis=axes))
         need_w = weight is not None and weight.requires_grad
-        g_xhat_sum = _sum_of_products(xp, g, x_hat, axes) if (need_w or training) else None
-        if need_w:
-            weight._accumulate(g_xhat_sum)
+        need_b = bias is not None and bias.requires_grad
+        batch_stats = training and x.requires_grad  # then dx also involves sum(g), sum(g x_hat)
+        g_sum = xp.einsum(channel_sum, g) if (need_b or batch_stats) else None
+        if need_b:
+            bias._accumulate(g_sum)
+        centred = None
+        if need_w or batch_stats:
+            centred = a - mean.reshape(bshape)  # x_hat = centred * invstd, never stored
+            gx_sum = xp.einsum(channel_dot, g, centred) * invstd  # sum(g * x_hat)
+            if need_w:
+                weight._accumulate(gx_sum)
         if not x.requires_grad:
             return
-        gain = invstd if weight is None else invstd * weight.data
         if not training:  # running statistics are constants
-            x._accumulate(g * gain.reshape(bshape))
+            x._accumulate(g * scale.reshape(bshape))
             return
-        # Compact form: dx = gain / n * (n g - sum(g) - x_hat * sum(g x_hat)), per channel.
-        g_mean = g.sum(axis=axes) / count
-        gx_mean = g_xhat_sum / count
-        dx = g * gain.reshape(bshape)
-        dx -= x_hat * (gain * gx_mean).reshape(bshape)
-        dx -= (gain * g_mean).reshape(bshape)
+        # Compact form: dx = scale / n * (n g - sum(g) - x_hat * sum(g x_hat)), per channel;
+        # built in centred's buffer to save a full-size temporary.
+        dx = centred
+        dx *= (-scale * invstd * gx_sum / count).reshape(bshape)
+        dx -= (scale * g_sum / count).reshape(bshape)
+        dx += g * scale.reshape(bshape)
         x._accumulate(dx)
 
     parents = tuple(t for t in (x, weight, bias) if t is not None)
     return Tensor._result(out_data, parents, "batch_norm", _backward)
-
-
-def _mean_of_squares(xp: Any, a: Any, axes: tuple[int, ...], count: int) -> Any:
-    """Per-channel mean of a**2 (a: (N, C, ...)) without a second full-size temporary."""
-    return _sum_of_products(xp, a, a, axes) / count
-
-
-def _sum_of_products(xp: Any, a: Any, b: Any, axes: tuple[int, ...]) -> Any:
-    """Per-channel sum of a * b over ``axes`` (every axis but 1), fused by einsum."""
-    spatial = "".join("hwl"[: a.ndim - 2])
-    spec = f"nc{spatial},nc{spatial}->c"
-    return xp.einsum(spec, a, b)
