@@ -318,13 +318,11 @@ _INITIALISERS = {"paper": _init_paper, "torch": _init_torch, "keras": _init_kera
 
 # ---------------------------------------------------------------------------- CLI
 def variants_table() -> str:
-    """One line per variant: name, input, description, source."""
+    """One line per variant (name, input, what distinguishes it), then where each comes from."""
     wn = max(len(v) for v in VARIANTS)
-    lines = []
-    for v in VARIANTS.values():
-        c, h, w = v.input_shape
-        lines.append(f"{v.name:<{wn}}  {c}x{h}x{w}  {v.description}")
-        lines.append(f"{'':<{wn}}  {'':<{len(f'{c}x{h}x{w}')}}  source: {v.source}")
+    lines = [f"{v.name:<{wn}}  {'x'.join(map(str, v.input_shape)):<9}  {v.description}"
+             for v in VARIANTS.values()]
+    lines += ["", "Sources:"] + [f"  {v.name:<{wn}}  {v.source}" for v in VARIANTS.values()]
     return "\n".join(lines)
 
 
