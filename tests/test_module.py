@@ -66,6 +66,15 @@ def test_named_parameters_order_and_nested_names():
     assert net.block[1][0].weight is dict(net.named_parameters())["block.1.0.weight"]
 
 
+def test_shared_parameter_is_listed_once():
+    # Tied weights: an optimiser must see (and step) the shared Parameter only once.
+    a, b = Scale(), Scale()
+    b.weight = a.weight
+    seq = Sequential(a, b)
+    assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
+    assert seq.num_parameters() == 9
+
+
 def test_reassigning_and_deleting_attributes():
     m = Scale()
     m.bias = None  # no longer a parameter

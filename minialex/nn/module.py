@@ -107,9 +107,12 @@ class Module:
             yield m
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        seen: set[int] = set()  # a shared (tied) Parameter is listed once, under its first name
         for prefix, module in self.named_modules():
             for name, p in module._parameters.items():
-                yield (f"{prefix}.{name}" if prefix else name), p
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{prefix}.{name}" if prefix else name), p
 
     def parameters(self) -> Iterator[Parameter]:
         for _, p in self.named_parameters():
