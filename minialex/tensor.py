@@ -153,7 +153,7 @@ class Tensor:
         order = self._topological_order()
         # A retained .grad from an earlier backward() must not be propagated again: this
         # pass collects fresh gradients and adds the kept ones back afterwards.
-        kept = {}
+        kept: dict[int, Any] = {}
         for node in order:
             if not node.is_leaf:
                 if node._retain and node.grad is not None:
@@ -161,14 +161,15 @@ class Tensor:
                 node.grad = None
         self.grad = grad
         for node in reversed(order):
-            if node.is_leaf or node.grad is None:
+            if node.is_leaf:
                 continue
             g = node.grad
-            node._backward(g)
-            if node._retain:
-                node.grad = g if id(node) not in kept else kept[id(node)] + g
-            else:
+            if g is not None:
+                node._backward(g)
+            if not node._retain:
                 node.grad = None  # intermediate gradients are transient
+            elif id(node) in kept:
+                node.grad = kept[id(node)] if g is None else kept[id(node)] + g
 
     # ------------------------------------------------------------------ conveniences
     @property
