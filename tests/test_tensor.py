@@ -245,6 +245,16 @@ def test_retained_grad_is_not_propagated_twice():
     np.testing.assert_array_equal(x.grad, 2 * (8 * x.data))  # d(4x^2)/dx = 8x, twice
 
 
+def test_retained_grad_kept_when_a_pass_gives_it_nothing():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = (x * 2.0).retain_grad()
+    (h * h).sum().backward()
+    # A node that passes no gradient on: h is in this graph but receives none.
+    blocked = Tensor._result(h.data.copy(), (h,), "blocked", lambda g: None)
+    blocked.sum().backward()
+    np.testing.assert_array_equal(h.grad, 2 * h.data)
+
+
 def test_intermediate_grads_freed_unless_retained():
     x = Tensor(np.array([1.0, -1.0]), requires_grad=True)
     h = x * 3.0
