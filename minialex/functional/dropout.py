@@ -24,7 +24,10 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
 
     Identity when ``training`` is False or ``p == 0``; all zeros when ``p == 1``. The mask is
     drawn from ``rng`` or else the backend's global generator (``backend.manual_seed`` makes
-    it reproducible) and backward multiplies by the same mask.
+    it reproducible), from uniform numbers in x's dtype (no float64 temporaries for float32),
+    and backward multiplies by the same mask. The paper's scheme (no scaling in training,
+    outputs x0.5 at test time) gives the same expected activations; only the place of the
+    factor differs.
 
     x: any shape -> same shape and dtype.
     """
