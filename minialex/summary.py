@@ -143,11 +143,10 @@ def _pair_text(value: Any) -> str:
 
 
 def _pool_params(m: Module) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], bool]:
+    """(kernel, stride, padding, ceil_mode) of a MaxPool2d/AvgPool2d, sizes as pairs."""
     k = pair(m.kernel_size, "kernel_size")
-    stride = getattr(m, "stride", None)
-    s = k if stride is None or stride == () else pair(stride, "stride")
-    p = pair(getattr(m, "padding", 0), "padding")
-    return k, s, p, bool(getattr(m, "ceil_mode", False))
+    s = k if m.stride is None else pair(m.stride, "stride")
+    return k, s, pair(m.padding, "padding"), bool(m.ceil_mode)
 
 
 def _adaptive_size(m: Module, hw: tuple[int, int]) -> tuple[int, int]:
@@ -212,7 +211,7 @@ def _spatial(n_hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int],
     return (oh, ow), f"H: {th}, W: {tw}", notes
 
 
-def _expect(module: Module, shape: Shape, rank: int, layout: str) -> None:
+def _expect(shape: Shape, rank: int, layout: str) -> None:
     if len(shape) != rank:
         raise ValueError(f"expects {rank}-D samples {layout}, got {fmt_shape(shape)}")
 
@@ -229,18 +228,18 @@ def layer_arithmetic(module: Module, in_shape: Shape) -> tuple[Shape, str, list[
     """
     shape = tuple(int(v) for v in in_shape)
     if isinstance(module, Conv2d):
-        _expect(module, shape, 3, "(C, H, W)")
+        _expect(shape, 3, "(C, H, W)")
         _expect_channels(shape, module.in_channels, "input channels")
         (oh, ow), text, notes = _spatial(shape[1:], pair(module.kernel_size),
                                          pair(module.stride), pair(module.padding), False)
         return (module.out_channels, oh, ow), text, notes
     if isinstance(module, (MaxPool2d, AvgPool2d)):
-        _expect(module, shape, 3, "(C, H, W)")
+        _expect(shape, 3, "(C, H, W)")
         k, s, p, ceil = _pool_params(module)
         (oh, ow), text, notes = _spatial(shape[1:], k, s, p, ceil)
         return (shape[0], oh, ow), text, notes
     if isinstance(module, AdaptiveAvgPool2d):
-        _expect(module, shape, 3, "(C, H, W)")
+        _expect(shape, 3, "(C, H, W)")
         h, w = shape[1:]
         oh, ow = _adaptive_size(module, (h, w))
         if h % oh == 0 and w % ow == 0:
@@ -251,7 +250,7 @@ def layer_arithmetic(module: Module, in_shape: Shape) -> tuple[Shape, str, list[
             text = f"{h}x{w} in {oh}x{ow} uneven bins (floor/ceil of i*{h}/{oh})"
         return (shape[0], oh, ow), text, []
     if isinstance(module, Linear):
-        _expect(module, shape, 1, "(features,)")
+        _expect(shape, 1, "(features,)")
         if shape[0] != module.in_features:
             raise ValueError(f"expects {module.in_features} input features, got {shape[0]}")
         return ((module.out_features,),
@@ -267,18 +266,21 @@ def layer_arithmetic(module: Module, in_shape: Shape) -> tuple[Shape, str, list[
         out = shape[:start - 1] + (math.prod(merged),) + shape[end:]
         return out, "*".join(map(str, merged)) + f" = {math.prod(merged)}", []
     if isinstance(module, BatchNorm2d):
-        _expect(module, shape, 3, "(C, H, W)")
+        _expect(shape, 3, "(C, H, W)")
         _expect_channels(shape, module.num_features, "channels")
         return shape, "normalise per channel", []
     if isinstance(module, BatchNorm1d):
         _expect_channels(shape, module.num_features, "features")
         return shape, "normalise per feature", []
     if isinstance(module, LocalResponseNorm):
-        _expect(module, shape, 3, "(C, H, W)")
+        _expect(shape, 3, "(C, H, W)")
         return shape, f"normalise over {module.size} channels", []
-    if isinstance(module, (ReLU, Tanh, Sigmoid)):
-        fn = {ReLU: "max(0, x)", Tanh: "tanh(x)", Sigmoid: "1 / (1 + exp(-x))"}[type(module)]
-        return shape, fn, []
+    if isinstance(module, ReLU):
+        return shape, "max(0, x)", []
+    if isinstance(module, Tanh):
+        return shape, "tanh(x)", []
+    if isinstance(module, Sigmoid):
+        return shape, "1 / (1 + exp(-x))", []
     if isinstance(module, Dropout):
         return shape, "identity in eval", []
     raise LookupError(f"no shape rule for {type(module).__name__}")
@@ -288,8 +290,8 @@ def layer_arithmetic(module: Module, in_shape: Shape) -> tuple[Shape, str, list[
 def count_params(module: Module) -> tuple[int, int]:
     """(trainable, non_trainable) of one module and its children.
 
-    Non-trainable: frozen parameters plus floating-point buffers named ``running_*`` (the
-    BatchNorm running mean and variance), as Keras counts them.
+    Non-trainable: frozen parameters plus the buffers named ``running_*`` (BatchNorm's running
+    mean and variance), as Keras counts them; other buffers (counters, masks) are not counted.
     """
     trainable = frozen = 0
     for p in module.parameters():
