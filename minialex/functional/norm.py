@@ -76,9 +76,9 @@ def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: flo
     out_data = a * scale
 
     def _backward(g: Any) -> None:
-        # d out[i] / d a[j] = scale[i] * [i == j] - 2 alpha beta a[j] out[i] / den[i]  for j in
-        # window(i). Sending gradients back means summing over the i whose window holds j:
-        # the transposed window (after before, before after).
+        # d out[i] / d a[j] = scale[i] * [i == j] - 2 alpha beta a[j] out[i] / den[i] for j in
+        # window(i). Sending gradients back sums over the i whose window holds j: the mirrored
+        # window, ``after`` channels before j and ``before`` channels after it.
         t = g * out_data
         t /= den
         back = _channel_window_sum(t, after, before)
