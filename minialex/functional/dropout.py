@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from minialex import backend
-from minialex.functional._checks import as_tensor, check_floating, check_probability
+from minialex.functional._checks import (
+    as_tensor,
+    check_finite,
+    check_floating,
+    check_probability,
+)
 from minialex.tensor import Tensor
 
 __all__ = ["dropout"]
@@ -35,6 +40,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
     x = as_tensor(x, layer)
     p = check_probability(layer, p)
     check_floating(layer, x)
+    check_finite(layer, x)
     if not training or p == 0:
         return x
     xp = backend.get_array_module(x.data)
