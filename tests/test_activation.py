@@ -150,3 +150,27 @@ def test_bad_input_messages():
         F.log_softmax(Tensor(np.zeros((2, 3))), dim=-3)
     with pytest.raises(TypeError, match="tanh: input must be a Tensor or an array, got list"):
         F.tanh([1.0])
+
+
+@pytest.mark.parametrize("layer, call", [
+    ("relu", lambda x: F.relu(x)),
+    ("softmax", lambda x: F.softmax(x)),
+    ("local_response_norm", lambda x: F.local_response_norm(x.reshape(1, 2, 1, 2))),
+    ("batch_norm", lambda x: F.batch_norm(x, None, None, None, None, True)),
+    ("linear", lambda x: F.linear(x, Tensor(np.ones((3, 2))))),
+    ("dropout", lambda x: F.dropout(x, 0.5)),
+    ("cross_entropy", lambda x: F.cross_entropy(x, np.array([0, 1]))),
+])
+def test_debug_mode_rejects_nan_naming_the_layer(layer, call):
+    from minialex.functional import _checks
+
+    x = Tensor(np.array([[1.0, np.nan], [0.5, 2.0]]))
+    previous = _checks.DEBUG
+    try:
+        _checks.set_debug(False)
+        call(x)  # NaN passes silently by default (no extra pass over the data)
+        _checks.set_debug(True)
+        with pytest.raises(ValueError, match=rf"{layer}: input contains NaN or inf"):
+            call(x)
+    finally:
+        _checks.set_debug(previous)
