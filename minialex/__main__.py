@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a variant (default: cifar-small on shapes)")
     p.add_argument("--variant", default="cifar-small")
-    p.add_argument("--dataset", default="shapes", help="shapes | cifar10 | folder")
+    p.add_argument("--dataset", choices=("shapes", "cifar10", "folder"), default="shapes",
+                   help="folder: DATA_DIR/train and DATA_DIR/test with one sub-folder per class")
     p.add_argument("--data-dir", default=None, help="root of CIFAR-10 batches or image folder")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
@@ -63,12 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--train-size", type=int, default=None, help="images in the shapes train set")
+    p.add_argument("--test-size", type=int, default=None, help="images in the shapes test set")
+    p.add_argument("--augment", choices=("none", "flip-crop", "paper"), default=None,
+                   help="paper = random crops, flips and PCA colour augmentation")
+    p.add_argument("--schedule", choices=("none", "plateau", "step"), default=None,
+                   help="plateau = divide lr by 10 when test error stops improving")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     p.set_defaults(handler=("minialex.train", "cli_train"))
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint (top-1/top-5, optional 10-crop)")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--dataset", default=None)
+    p.add_argument("--dataset", choices=("shapes", "cifar10", "folder"), default=None,
+                   help="default: the dataset the checkpoint was trained on")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--ten-crop", action="store_true")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")

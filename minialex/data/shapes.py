@@ -91,25 +91,26 @@ _SPLITS = {"train": 0, "test": 1}
 _NUM_LINES = 2
 _NUM_BLOBS = 3
 _BLOCK = 256
+_CONTRAST = 0.5  # least RGB distance between shape and background colour
 
 
-def _draw_parameters(rng: Any, n: int, num_classes: int) -> dict[str, Any]:
+def _draw_parameters(rng: Any, n: int, num_classes: int, clutter: float) -> dict[str, Any]:
     """All per-image random choices, drawn up front (so chunking never changes them)."""
     f32 = np.float32
     # Balanced: every run of num_classes images (from the start) holds each class once.
     groups = -(-n // num_classes)
     labels = rng.permuted(np.tile(np.arange(num_classes), (groups, 1)), axis=1).ravel()[:n]
-    scale = rng.uniform(0.35, 0.75, n)  # outer radius as a fraction of half the image
+    scale = rng.uniform(0.45, 0.85, n)  # outer radius as a fraction of half the image
     margin = 1.0 - 0.8 * scale
     bg = rng.uniform(0.0, 1.0, (n, 3))
     fg = rng.uniform(0.0, 1.0, (n, 3))
     for _ in range(8):  # redraw foreground colours too close to the background
-        bad = np.linalg.norm(fg - bg, axis=1) < 0.4
+        bad = np.linalg.norm(fg - bg, axis=1) < _CONTRAST
         if not bad.any():
             break
         fg[bad] = rng.uniform(0.0, 1.0, (int(bad.sum()), 3))
-    bad = np.linalg.norm(fg - bg, axis=1) < 0.4
-    fg[bad] = 1.0 - bg[bad]
+    bad = np.linalg.norm(fg - bg, axis=1) < _CONTRAST
+    fg[bad] = (bg[bad] < 0.5).astype(bg.dtype)  # the opposite corner of the RGB cube
     p = {
         "labels": labels.astype(np.int64),
         "scale": scale,
@@ -119,15 +120,15 @@ def _draw_parameters(rng: Any, n: int, num_classes: int) -> dict[str, Any]:
         "cy": rng.uniform(-1.0, 1.0, n) * margin,
         "fg": fg,
         "bg": bg,
-        "gradient": rng.uniform(-0.2, 0.2, (n, 3)),
+        "gradient": rng.uniform(-0.2, 0.2, (n, 3)) * clutter,
         "gradient_angle": rng.uniform(0.0, 2 * math.pi, n),
-        "noise": rng.uniform(0.02, 0.08, n),
-        "line_on": rng.random((n, _NUM_LINES)) < 0.6,
+        "noise": rng.uniform(0.02, 0.08, n) * clutter,
+        "line_on": rng.random((n, _NUM_LINES)) < 0.6 * clutter,
         "line_angle": rng.uniform(0.0, math.pi, (n, _NUM_LINES)),
         "line_offset": rng.uniform(-0.9, 0.9, (n, _NUM_LINES)),
         "line_width": rng.uniform(0.6, 1.6, (n, _NUM_LINES)),  # in pixels
         "line_colour": rng.uniform(0.0, 1.0, (n, _NUM_LINES, 3)),
-        "blob_on": rng.random((n, _NUM_BLOBS)) < 0.5,
+        "blob_on": rng.random((n, _NUM_BLOBS)) < 0.5 * clutter,
         "blob_x": rng.uniform(-1.0, 1.0, (n, _NUM_BLOBS)),
         "blob_y": rng.uniform(-1.0, 1.0, (n, _NUM_BLOBS)),
         "blob_radius": rng.uniform(0.05, 0.18, (n, _NUM_BLOBS)),
@@ -190,7 +191,7 @@ def _render(p: dict[str, Any], lo: int, hi: int, size: int, names: Sequence[str]
 
 
 def generate_shapes(n: int, image_size: int = 32, seed: int = 0, split: str = "train",
-                    classes: Sequence[str] = CLASSES) -> tuple[Any, Any]:
+                    classes: Sequence[str] = CLASSES, clutter: float = 0.5) -> tuple[Any, Any]:
     """n images (n, 3, S, S) float32 in [0, 1] and labels (n,) int64 (balanced classes)."""
     if split not in _SPLITS:
         raise ValueError(f"shapes: split must be one of {tuple(_SPLITS)}, got {split!r}")
@@ -202,6 +203,8 @@ def generate_shapes(n: int, image_size: int = 32, seed: int = 0, split: str = "t
         raise ValueError(f"shapes: image_size must be an int >= 8, got {image_size!r}")
     if n < 0:
         raise ValueError(f"shapes: n must be >= 0, got {n}")
+    if not 0.0 <= clutter <= 2.0:
+        raise ValueError(f"shapes: clutter must be in [0, 2], got {clutter}")
     images = np.empty((n, 3, image_size, image_size), dtype=np.float32)
     labels = np.empty(n, dtype=np.int64)
     # Blocks of _BLOCK images, each from its own random stream: image i is the same whatever n
@@ -210,7 +213,8 @@ def generate_shapes(n: int, image_size: int = 32, seed: int = 0, split: str = "t
     for block, start in enumerate(range(0, n, _BLOCK)):
         m = min(_BLOCK, n - start)
         rng = np.random.default_rng([int(seed), _SPLITS[split], block])
-        params = {k: v[:m] for k, v in _draw_parameters(rng, _BLOCK, len(classes)).items()}
+        params = {k: v[:m] for k, v in _draw_parameters(rng, _BLOCK, len(classes), clutter)
+                  .items()}
         labels[start:start + m] = params["labels"]
         for lo in range(0, m, chunk):
             hi = min(m, lo + chunk)
@@ -227,9 +231,9 @@ class Shapes(ArrayDataset):
     """
 
     def __init__(self, n: int = 10000, image_size: int = 32, seed: int = 0, train: bool = True,
-                 classes: Sequence[str] = CLASSES) -> None:
+                 classes: Sequence[str] = CLASSES, clutter: float = 0.5) -> None:
         images, labels = generate_shapes(n, image_size, seed, "train" if train else "test",
-                                         classes)
+                                         classes, clutter)
         super().__init__(images, labels, classes=list(classes))
         self.seed = seed
         self.train = train
