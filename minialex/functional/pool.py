@@ -118,19 +118,20 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
         xp.maximum(out, padded[index], out=out)
 
     def _backward(g: Any) -> None:
-        # The maximum of a window is where the input equals the output; walking the offsets
-        # in order and skipping windows already served gives each window's FIRST maximum
-        # the whole gradient, as PyTorch does.
+        # The maximum of a window is where the input equals the output. Walking the offsets
+        # in order, each window hands its gradient to the first offset that holds its maximum
+        # and keeps nothing for later ties (PyTorch's rule): ``remaining`` is the gradient of
+        # the windows not served yet, exactly zero once served.
         dpad = xp.zeros(geo.padded_shape, dtype=g.dtype)
-        served = None
-        for _, _, index in offsets:
-            hit = padded[index] == out
-            if served is None:
-                served = hit
-            else:
-                hit &= ~served
-                served |= hit
-            dpad[index] += xp.where(hit, g, 0)
+        remaining = g.copy()
+        hit = xp.empty(g.shape, dtype=bool)
+        routed = xp.empty_like(g)
+        for k, (_, _, index) in enumerate(offsets):
+            xp.equal(padded[index], out, out=hit)
+            xp.multiply(remaining, hit, out=routed)
+            dpad[index] += routed
+            if k + 1 < len(offsets):
+                remaining -= routed
         x._accumulate(geo.unpad(dpad))
 
     return Tensor._result(out, (x,), "max_pool2d", _backward)
