@@ -1,0 +1,202 @@
+"""Variants from "Tweaking the AlexNet": original-100, tanh-AlexNet, small-AlexNet, dying ReLUs.
+
+Sahu, Dash, Gamboa, Rey and Sutjaritvorakul ("Tweaking the AlexNet", 2016) trained three
+versions of AlexNet and compared their test losses:
+
+  original-AlexNet  one tower, 100 filters in conv1 and conv2, then 384, 384, 256; FC 4096
+  tanh-AlexNet      the same with tanh instead of ReLU
+  small-AlexNet     64, 192, 384, 256, 256 filters; FC 384 and 192
+
+reporting losses of 0.852, 0.891 and 0.883 after 27,000, 25,800 and 11,400 iterations, and a
+histogram of the second fully connected layer of small-AlexNet in which many ReLU units had
+died (output 0 for every input). This lesson trains the three at 1/8 of their widths on
+16x16 shapes images for 1/100 of their iterations, compares the losses, and counts dead units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from common import Timer, claim, lesson_args, save_figure, say, section
+
+import minialex
+from minialex import backend
+from minialex.data import DataLoader, Normalize, Shapes
+from minialex.models import VARIANTS, alexnet
+from minialex.optim import Adam
+from minialex.train import evaluate
+from minialex.viz import plot_curves, pyplot
+
+np = backend.np
+args = lesson_args(__doc__)
+
+# Widths at 1/8 of the originals; the 16x16 geometry (5x5 conv1, stride 1) of lesson 12.
+GEOMETRY = ((5, 1, 2, 1), (5, 1, 2, 1), (3, 1, 1, 1), (3, 1, 1, 1), (3, 1, 1, 1))
+WIDTHS = {"original-100": ((100, 100, 384, 384, 256), (4096, 4096), True),
+          "cifar-small": ((64, 192, 384, 256, 256), (384, 192), False)}
+SCALE = 8
+
+
+def scaled_variant(base: str, num_classes: int, image_size: int, **options: object):
+    """``base``'s filter and FC widths divided by SCALE, on the 16x16 geometry (registered as
+    "<base>/8" so that alexnet() builds and initialises it like the other variants)."""
+    filters, hidden, lrn = WIDTHS[base]
+    spec = dataclasses.replace(
+        VARIANTS["cifar-small"], name=f"{base}/{SCALE}",
+        description=f"{base} at 1/{SCALE} width for 16x16 images",
+        convs=tuple((max(1, f // SCALE),) + g for f, g in zip(filters, GEOMETRY, strict=True)),
+        hidden=tuple(h // SCALE for h in hidden), lrn=lrn)
+    VARIANTS[spec.name] = spec
+    return alexnet(spec.name, num_classes=num_classes, input_shape=(3, image_size, image_size),
+                   **options)
+
+
+def fc7_activations(model, loader) -> object:
+    """Outputs of the activation after fc7 (the second FC layer) for every image of loader."""
+    model.eval()
+    outs = []
+    with minialex.no_grad():
+        for images, _ in loader:
+            x = images
+            for name, layer in model.named_children():
+                x = layer(x)
+                if name in ("relu7", "tanh7"):
+                    break
+            outs.append(x.numpy())
+    return np.concatenate(outs)
+
+
+def train(model, iterations: int, lr: float, log_every: int) -> list[tuple[int, float]]:
+    """Adam for exactly ``iterations`` steps; returns (iteration, mean loss) every log_every."""
+    optimizer = Adam(model.parameters(), lr=lr)
+    model.train()
+    logged, window, it = [], [], 0
+    while it < iterations:
+        for images, labels in train_loader:
+            loss = minialex.functional.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            window.append(loss.item())
+            it += 1
+            if it % log_every == 0 or it == iterations:
+                logged.append((it, float(np.mean(window))))
+                window = []
+            if it == iterations:
+                break
+    return logged
+
+
+size = 16
+n_train, n_test = (600, 200) if args.quick else (3000, 1000)
+train_set = Shapes(n_train, size, seed=args.seed, train=True)
+test_set = Shapes(n_test, size, seed=args.seed, train=False)
+normalise = Normalize([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
+train_loader = DataLoader(train_set, batch_size=32, shuffle=True, seed=args.seed,
+                          transform=normalise)
+test_loader = DataLoader(test_set, batch_size=250, transform=normalise)
+iteration_scale = 1000 if args.quick else 100
+log_every = 5 if args.quick else 10
+
+section("1. The three variants, scaled down")
+runs = {"original-AlexNet": ("original-100", "relu", 27000, 0.852),
+        "tanh-AlexNet": ("original-100", "tanh", 25800, 0.891),
+        "small-AlexNet": ("cifar-small", "relu", 11400, 0.883)}
+models = {}
+for label, (base, act, _, _) in runs.items():
+    backend.manual_seed(args.seed)
+    models[label] = scaled_variant(base, train_set.num_classes, size, activation=act)
+    m = models[label]
+    convs = [layer.out_channels for _, layer in m.named_children() if hasattr(layer, "groups")]
+    fcs = [layer.out_features for name, layer in m.named_children() if name.startswith("fc")]
+    print(f"  {label:<17} filters {convs}, FC {fcs[:-1]}, {act}, "
+          f"{sum(p.size for p in m.parameters()):,} parameters")
+print(f"  data: shapes, {n_train} training / {n_test} test images, {size}x{size}, "
+      f"{train_set.num_classes} classes; Adam lr 1e-3, batch 32 (the paper does not say which "
+      f"optimiser it used)")
+
+before = {label: fc7_activations(m, test_loader) for label, m in models.items()}
+
+section("2. Training for 1/100 of the paper's iterations")
+curves, test_losses = {}, {}
+for label, (_, _, iterations, _) in runs.items():
+    n_it = max(2, iterations // iteration_scale)
+    with Timer() as t:
+        logged = train(models[label], n_it, 1e-3, log_every)
+    test = evaluate(models[label], test_loader)
+    test_losses[label] = test["loss"]
+    curves[label] = ([i for i, _ in logged], [v for _, v in logged])
+    print(f"  {label:<17} {n_it:>4} iterations  last train loss {logged[-1][1]:.3f}  "
+          f"test loss {test['loss']:.3f}  test top-1 {test['top1']:.3f}  ({t.seconds:.1f} s)")
+print()
+for label, (_, _, iterations, claimed) in runs.items():
+    claim(f"{label} test loss", f"{claimed} @{iterations}",
+          f"{test_losses[label]:.3f} @{max(2, iterations // iteration_scale)}",
+          "a 1/8-width model, 1/100 of the iterations, 8 shape classes; the paper does not "
+          "say which data its test set came from")
+order_claimed = sorted(runs, key=lambda k: runs[k][3])
+order_measured = sorted(runs, key=lambda k: test_losses[k])
+claim("ranking, lowest loss first", " < ".join(s.split("-")[0] for s in order_claimed),
+      " < ".join(s.split("-")[0] for s in order_measured))
+say("""
+The paper warns that its numbers are hard to compare: the models ran for different,
+"undetermined" numbers of iterations without any validation. Its text and table also
+disagree: the text says the original-AlexNet seems to have overfitted and that the other two
+did better, while its table gives the original the lowest loss. The same caveat applies
+here, more so: small-AlexNet gets under half the iterations of the other two, so its loss
+says as much about the budget as about the architecture.
+""")
+fig = plot_curves(curves, xlabel="iteration",
+                  ylabel=f"training loss (mean of {log_every} iterations)",
+                  title=f"Scaled-down variants on shapes {size}x{size}",
+                  hline=float(np.log(train_set.num_classes)))
+save_figure(fig, args, "losses")
+
+section("3. Dying ReLUs in the second fully connected layer")
+say("""
+A ReLU unit is dead when its input is negative for every image: it outputs 0, passes no
+gradient back, and so can never recover. Sahu et al. saw a large share of such units in
+small-AlexNet's second FC layer. Counting them needs only the activations of that layer
+over the test images.
+""")
+after = {label: fc7_activations(m, test_loader) for label, m in models.items()}
+
+
+def dead_stats(acts: object) -> tuple[float, float]:
+    """(fraction of units that output 0 for every image, fraction of outputs that are 0)."""
+    return float((acts.max(axis=0) <= 0).mean()), float((acts <= 0).mean())
+
+
+print(f"  {'model':<32} {'dead units':>10} {'zero outputs':>13}")
+for label in ("original-AlexNet", "small-AlexNet"):
+    for when, acts in (("at init", before[label]), ("trained", after[label])):
+        dead, zeros = dead_stats(acts)
+        print(f"  {label + ', ' + when:<32} {dead:>10.1%} {zeros:>13.1%}")
+tanh = after["tanh-AlexNet"]
+print(f"  tanh-AlexNet, trained: {float((np.abs(tanh) > 0.99).mean()):.1%} of outputs "
+      f"saturated (|tanh| > 0.99); tanh units cannot die, they saturate")
+
+# A larger step size is the usual way units die: one big update pushes a unit's bias and
+# weights so far that no input makes it positive again.
+backend.manual_seed(args.seed)
+hot = scaled_variant("cifar-small", train_set.num_classes, size)
+n_hot = max(2, runs["small-AlexNet"][2] // iteration_scale)
+train(hot, n_hot, 1e-2, log_every)
+hot_dead, hot_zeros = dead_stats(fc7_activations(hot, test_loader))
+print(f"  {'small-AlexNet, lr 1e-2 (10x)':<32} {hot_dead:>10.1%} {hot_zeros:>13.1%}")
+small_dead = dead_stats(after["small-AlexNet"])[0]
+claim("small-AlexNet fc7: dead ReLUs", "many (histogram)", f"{small_dead:.0%} of units",
+      "1/100 of their training; the count depends on step size (the 10x row) and on "
+      "how long the network trains")
+plt = pyplot()
+fig, axes = plt.subplots(1, len(after), figsize=(4.2 * len(after), 3.4))
+for ax, (label, acts) in zip(axes, after.items(), strict=True):
+    ax.hist(acts.ravel(), bins=60, color="tab:blue" if "tanh" not in label else "tab:orange")
+    ax.set_yscale("log")
+    dead = dead_stats(acts)[0] if "tanh" not in label else None
+    ax.set_title(label + (f": {dead:.0%} of units dead" if dead is not None else ""))
+    ax.set_xlabel("fc7 activation")
+axes[0].set_ylabel("count (log scale)")
+fig.suptitle("Second FC layer over the test images after training: ReLU's spike at 0")
+fig.tight_layout()
+save_figure(fig, args, "fc7_histogram")
