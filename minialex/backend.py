@@ -44,6 +44,8 @@ __all__ = [
     "manual_seed",
     "get_rng",
     "scatter_add",
+    "chunk_length",
+    "copy_blocked",
     "is_array",
 ]
 
@@ -164,6 +166,31 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
         import cupyx
 
         cupyx.scatter_add(target, index, values)
+
+
+def chunk_length(a: Any, bytes_per_item: int, budget: int = 1 << 19) -> int:
+    """How many items of a leading axis to process at a time so that one chunk of
+    ``bytes_per_item``-sized items stays in a CPU core's cache (about ``budget`` bytes).
+
+    Strided NumPy loops (transposes of the batch axis, col2im's scatter-add) run several times
+    faster chunk by chunk once arrays outgrow the cache. On CuPy: everything at once (one
+    kernel launch per operation is what matters there).
+    """
+    if get_array_module(a) is not numpy:  # pragma: no cover - GPU only
+        return 1 << 62
+    return max(1, budget // max(1, int(bytes_per_item)))
+
+
+def copy_blocked(dst: Any, src: Any) -> None:
+    """``dst[...] = src`` in cache-sized chunks of the leading axis (see ``chunk_length``).
+
+    A copy that moves the batch axis (NCHW <-> CHWN, as conv2d's im2col layout needs) reads or
+    writes one side with a large stride; in one go NumPy streams through the whole array once
+    per image (about 5x slower at batch 32).
+    """
+    step = chunk_length(dst, src[0].size * src.itemsize)
+    for start in range(0, src.shape[0], step):
+        dst[start:start + step] = src[start:start + step]
 
 
 def default_rng(seed: Any = None, like: Any = None) -> Any:

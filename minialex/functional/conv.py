@@ -68,7 +68,7 @@ def im2col(x: Any, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair =
     # Batch-last copy of the input, zero-padded: (C, H + 2ph, W + 2pw, N).
     hp, wp = h + 2 * ph, w + 2 * pw
     xc = (xp.zeros if (ph or pw) else xp.empty)((c, hp, wp, n), dtype=x.dtype)
-    xc[:, ph:ph + h, pw:pw + w, :] = x.transpose(1, 2, 3, 0)
+    backend.copy_blocked(xc[:, ph:ph + h, pw:pw + w, :], x.transpose(1, 2, 3, 0))
     s_c, s_h, s_w, s_n = xc.strides
     patches = backend.as_strided(xc, (c, kh, kw, oh, ow, n),
                                  (s_c, s_h, s_w, s_h * sh, s_w * sw, s_n))
@@ -87,11 +87,15 @@ def col2im(cols: Any, x_shape: tuple[int, int, int, int], kernel_size: IntPair,
     kh, kw, sh, sw, ph, pw, oh, ow = _geometry(x_shape, kernel_size, stride, padding)
     dc = cols.reshape(c, kh, kw, oh, ow, n)
     dxc = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            dxc[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += dc[:, i, j]
+    # A few channels at a time, so the block of dxc being added to stays in cache.
+    step = backend.chunk_length(dxc, dxc[0].size * dxc.itemsize)
+    for c0 in range(0, c, step):
+        block, src = dxc[c0:c0 + step], dc[c0:c0 + step]
+        for i in range(kh):
+            for j in range(kw):
+                block[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += src[:, i, j]
     dx = xp.empty((n, c, h, w), dtype=cols.dtype)
-    dx[...] = dxc[:, ph:ph + h, pw:pw + w, :].transpose(3, 0, 1, 2)
+    backend.copy_blocked(dx.transpose(1, 2, 3, 0), dxc[:, ph:ph + h, pw:pw + w, :])
     return dx
 
 
@@ -159,21 +163,19 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
     for g in range(groups):  # one GEMM per group
         rows_out, rows_in = slice(g * cout_g, (g + 1) * cout_g), slice(g * k_g, (g + 1) * k_g)
         xp.matmul(wmat[rows_out], cols[rows_in], out=prod[rows_out])
-    # (C_out, OH, OW, N) -> (N, C_out, OH, OW), with the bias added in the same pass.
+    # (C_out, OH, OW, N) -> (N, C_out, OH, OW)
     out = xp.empty((n, c_out, oh, ow), dtype=x.dtype)
-    prod_nchw = prod.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2)
-    if b is None:
-        out[...] = prod_nchw
-    else:
-        xp.add(prod_nchw, b.data.reshape(c_out, 1, 1), out=out)
-    del prod, prod_nchw
+    backend.copy_blocked(out.transpose(1, 2, 3, 0), prod.reshape(c_out, oh, ow, n))
+    del prod
+    if b is not None:
+        out += b.data.reshape(c_out, 1, 1)
     saved_cols = cols if w.requires_grad else None  # only dW needs the columns
     del cols
 
     def _backward(g: Any) -> None:
         # dout as a (C_out, OH*OW*N) matrix, matching the column order of im2col.
         gmat = xp.empty((c_out, oh, ow, n), dtype=g.dtype)
-        gmat[...] = g.transpose(1, 2, 3, 0)
+        backend.copy_blocked(gmat, g.transpose(1, 2, 3, 0))
         gmat = gmat.reshape(c_out, oh * ow * n)
         if b is not None and b.requires_grad:
             b._accumulate(gmat.sum(axis=1))
