@@ -294,6 +294,45 @@ def test_adaptive_avg_pool_matches_torch(torch, shape, size, dtype, tol):
                         lambda t: torch.nn.functional.adaptive_avg_pool2d(t, size), x, tol)
 
 
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("shape, args", [
+    ((2, 3, 2, 2), dict(kernel_size=3, stride=2, ceil_mode=True)),   # keras-bn pool5, 3x3/2
+    ((2, 2, 2, 3), dict(kernel_size=3, stride=2, ceil_mode=True)),
+    ((1, 2, 3, 3), dict(kernel_size=5, stride=3, padding=1, ceil_mode=True)),
+    ((1, 2, 2, 5), dict(kernel_size=(4, 3), stride=(3, 2), padding=(1, 0), ceil_mode=True)),
+    ((1, 1, 1, 1), dict(kernel_size=3, stride=1, padding=1, ceil_mode=True)),
+])
+def test_pools_clip_windows_larger_than_the_input_like_torch(torch, shape, args, dtype, tol):
+    """ceil_mode: a window that starts inside the input but is larger than the padded input
+    is clipped to it (PyTorch accepts this; only an empty output is an error)."""
+    x = np.random.default_rng(9).standard_normal(shape).astype(dtype)
+    for ours, theirs in [(F.max_pool2d, torch.nn.functional.max_pool2d),
+                         (F.avg_pool2d, torch.nn.functional.avg_pool2d)]:
+        _compare_with_torch(torch, lambda t, f=ours: f(t, **args),
+                            lambda t, f=theirs: f(t, **args), x, tol)
+
+
+def test_max_pool_clipped_window_by_hand():
+    """3x3/2 ceil_mode on a 2x2 map: one window, the maximum of all four values, and the
+    gradient goes to that one pixel; avg divides by the 4 pixels inside (nothing padded)."""
+    x = Tensor(np.array([[[[1.0, 4.0], [3.0, 2.0]]]]), requires_grad=True)
+    out = F.max_pool2d(x, 3, 2, ceil_mode=True)
+    assert out.shape == (1, 1, 1, 1) and out.data.item() == 4.0
+    out.backward(np.full((1, 1, 1, 1), 5.0))
+    np.testing.assert_array_equal(x.grad[0, 0], [[0.0, 5.0], [0.0, 0.0]])
+    assert F.avg_pool2d(x, 3, 2, ceil_mode=True).data.item() == 2.5
+
+
+def test_keras_bn_with_3x3_ceil_pools_traces_to_the_printed_shapes():
+    """Dutta's printed sizes (54, 27, 17, 8, 6, 4, 2, 1) from 3x3/2 pools with ceil_mode."""
+    from minialex.models import alexnet
+
+    model = alexnet("keras-bn", pool="3x3/2", ceil_mode=True)
+    trace = minialex.trace(model, (3, 224, 224), print=False)
+    sides = [r.output_shape[1] for r in trace if r.name.startswith(("conv", "pool"))]
+    assert sides == [54, 27, 17, 8, 6, 4, 2, 1]
+
+
 # ------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("op", [F.max_pool2d, F.avg_pool2d])
 @pytest.mark.parametrize("shape, args, fragments", [

@@ -55,16 +55,17 @@ class _Geometry:
                              f"{(self.kh // 2, self.kw // 2)} (kernel {(self.kh, self.kw)}), "
                              f"got {(self.ph, self.pw)}")
         n, c, self.h, self.w = x.shape
-        hp, wp = self.h + 2 * self.ph, self.w + 2 * self.pw
-        if self.kh > hp or self.kw > wp:
-            raise ValueError(f"{layer}: kernel {(self.kh, self.kw)} is larger than the padded "
-                             f"input ({hp}, {wp}) (input shape {x.shape}, padding "
-                             f"{(self.ph, self.pw)})")
         self.oh = output_size(self.h, self.kh, self.sh, self.ph, ceil_mode)
         self.ow = output_size(self.w, self.kw, self.sw, self.pw, ceil_mode)
-        if self.oh < 1 or self.ow < 1:  # pragma: no cover - excluded by the checks above
-            raise ValueError(f"{layer}: output size {(self.oh, self.ow)} is below 1 for input "
-                             f"shape {x.shape}")
+        # PyTorch's rule: only an empty output is an error. With ceil_mode a kernel larger
+        # than the padded input still gives one window that starts inside it and is clipped
+        # (keras-bn with 3x3/2 pools on its last 2x2 map).
+        if self.oh < 1 or self.ow < 1:
+            hp, wp = self.h + 2 * self.ph, self.w + 2 * self.pw
+            raise ValueError(f"{layer}: kernel {(self.kh, self.kw)} is larger than the padded "
+                             f"input ({hp}, {wp}) (input shape {x.shape}, padding "
+                             f"{(self.ph, self.pw)}, ceil_mode={ceil_mode}): output size "
+                             f"{(self.oh, self.ow)} is below 1")
         # ceil_mode lets the last window run past the padded input: pad further there.
         self.pad_bottom = max(self.ph, (self.oh - 1) * self.sh + self.kh - self.h - self.ph)
         self.pad_right = max(self.pw, (self.ow - 1) * self.sw + self.kw - self.w - self.pw)
