@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=("none", "plateau", "step"), default=None,
                    help="plateau = divide lr by 10 when test error stops improving")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="dropout of fc6/fc7 (default 0: a short run learns faster without)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     p.set_defaults(handler=("minialex.train", "cli_train"))
 

@@ -57,6 +57,39 @@ def test_shapes_class_subset_and_errors():
         generate_shapes(4, 4)
 
 
+def _mode_share(image):
+    """Fraction of pixels that have the image's most common colour."""
+    _, counts = np.unique(image.reshape(3, -1).T, axis=0, return_counts=True)
+    return counts.max() / counts.sum()
+
+
+def test_shapes_clutter_and_rotation_knobs():
+    plain, _ = generate_shapes(16, 32, seed=2, clutter=0.0)
+    busy, _ = generate_shapes(16, 32, seed=2, clutter=1.0)
+    # without clutter the background is one flat colour, with it noise makes colours unique
+    assert min(_mode_share(im) for im in plain) > 0.3
+    assert max(_mode_share(im) for im in busy) < 0.05
+
+    def box_fill(rotation):
+        """Mean of (foreground area / bounding-box area) over the squares."""
+        images, labels = generate_shapes(64, 48, seed=5, clutter=0.0, rotation=rotation,
+                                         classes=("square", "circle"))
+        fills = []
+        for im in images[labels == 0]:
+            flat = im.reshape(3, -1).T
+            colours, counts = np.unique(flat, axis=0, return_counts=True)
+            background = colours[counts.argmax()]
+            mask = (np.abs(im - background[:, None, None]).max(axis=0) > 0.25)
+            rows, cols = np.nonzero(mask)
+            box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+            fills.append(mask.sum() / box)
+        return np.mean(fills)
+    assert box_fill(0.0) > 0.85  # axis-aligned rectangles fill their bounding box
+    assert box_fill(180.0) < 0.75  # turned ones do not
+    with pytest.raises(ValueError, match="clutter"):
+        generate_shapes(2, 16, clutter=3.0)
+
+
 # (point inside, point outside) for each signed distance function, in shape units
 _INSIDE_OUTSIDE = {
     "circle": ((0.0, 0.95), (0.75, 0.75)),

@@ -324,3 +324,11 @@ def test_cli_train_resume_and_evaluate(tmp_path):
     assert len(resumed["iteration_loss"]) == 6 and len(resumed["epochs"]) == 2
     assert main(["evaluate", "--checkpoint", str(out / "last.npz"), "--ten-crop"]) == 0
     assert main(["evaluate", "--checkpoint", str(tmp_path / "nothing.npz")]) == 2
+
+
+def test_image_folder_example_runs():
+    script = os.path.join(os.path.dirname(__file__), "..", "examples", "train_image_folder.py")
+    done = subprocess.run([sys.executable, script, "--quick"], capture_output=True, text=True,
+                          env=dict(os.environ, MPLBACKEND="Agg"), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "with ten crops" in done.stdout and "unknown_0.png" in done.stdout

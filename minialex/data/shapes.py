@@ -94,7 +94,8 @@ _BLOCK = 256
 _CONTRAST = 0.5  # least RGB distance between shape and background colour
 
 
-def _draw_parameters(rng: Any, n: int, num_classes: int, clutter: float) -> dict[str, Any]:
+def _draw_parameters(rng: Any, n: int, num_classes: int, clutter: float, rotation: float
+                     ) -> dict[str, Any]:
     """All per-image random choices, drawn up front (so chunking never changes them)."""
     f32 = np.float32
     # Balanced: every run of num_classes images (from the start) holds each class once.
@@ -115,7 +116,7 @@ def _draw_parameters(rng: Any, n: int, num_classes: int, clutter: float) -> dict
         "labels": labels.astype(np.int64),
         "scale": scale,
         "aspect": rng.uniform(0.8, 1.25, n),
-        "angle": rng.uniform(0.0, 2 * math.pi, n),
+        "angle": rng.uniform(-1.0, 1.0, n) * math.radians(rotation),
         "cx": rng.uniform(-1.0, 1.0, n) * margin,
         "cy": rng.uniform(-1.0, 1.0, n) * margin,
         "fg": fg,
@@ -191,8 +192,13 @@ def _render(p: dict[str, Any], lo: int, hi: int, size: int, names: Sequence[str]
 
 
 def generate_shapes(n: int, image_size: int = 32, seed: int = 0, split: str = "train",
-                    classes: Sequence[str] = CLASSES, clutter: float = 0.5) -> tuple[Any, Any]:
-    """n images (n, 3, S, S) float32 in [0, 1] and labels (n,) int64 (balanced classes)."""
+                    classes: Sequence[str] = CLASSES, clutter: float = 0.5,
+                    rotation: float = 30.0) -> tuple[Any, Any]:
+    """n images (n, 3, S, S) float32 in [0, 1] and labels (n,) int64 (balanced classes).
+
+    clutter: 0 gives plain backgrounds; 1 (up to 2) more lines, blobs, noise and gradient.
+    rotation: shapes are turned by up to this many degrees either way (180: any angle).
+    """
     if split not in _SPLITS:
         raise ValueError(f"shapes: split must be one of {tuple(_SPLITS)}, got {split!r}")
     unknown = [c for c in classes if c not in SHAPES]
@@ -213,8 +219,8 @@ def generate_shapes(n: int, image_size: int = 32, seed: int = 0, split: str = "t
     for block, start in enumerate(range(0, n, _BLOCK)):
         m = min(_BLOCK, n - start)
         rng = np.random.default_rng([int(seed), _SPLITS[split], block])
-        params = {k: v[:m] for k, v in _draw_parameters(rng, _BLOCK, len(classes), clutter)
-                  .items()}
+        drawn = _draw_parameters(rng, _BLOCK, len(classes), clutter, rotation)
+        params = {k: v[:m] for k, v in drawn.items()}
         labels[start:start + m] = params["labels"]
         for lo in range(0, m, chunk):
             hi = min(m, lo + chunk)
@@ -227,13 +233,15 @@ class Shapes(ArrayDataset):
 
     Deterministic from ``seed``: ``train=True`` and ``train=False`` draw from different random
     streams, so a test set never repeats training images. ``classes`` picks a subset (in that
-    order) of ``minialex.data.shapes.CLASSES``. Memory: n * 3 * image_size**2 * 4 bytes.
+    order) of ``minialex.data.shapes.CLASSES``; ``clutter`` and ``rotation`` set how hard it
+    is (see ``generate_shapes``). Memory: n * 3 * image_size**2 * 4 bytes.
     """
 
     def __init__(self, n: int = 10000, image_size: int = 32, seed: int = 0, train: bool = True,
-                 classes: Sequence[str] = CLASSES, clutter: float = 0.5) -> None:
+                 classes: Sequence[str] = CLASSES, clutter: float = 0.5,
+                 rotation: float = 30.0) -> None:
         images, labels = generate_shapes(n, image_size, seed, "train" if train else "test",
-                                         classes, clutter)
+                                         classes, clutter, rotation)
         super().__init__(images, labels, classes=list(classes))
         self.seed = seed
         self.train = train
