@@ -140,6 +140,16 @@ def test_fit_logs_one_line_per_epoch(shapes16):
     assert "top-1" in lines[0] and "top-5" in lines[0] and "val loss" in lines[0]
 
 
+def test_plain_progress_lines_without_tqdm(shapes16, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails as if not installed
+    net = _tiny_net()
+    fit(net, DataLoader(shapes16, batch_size=16), Adam(net.parameters()), 1, progress=True,
+        log_every=2, log=None)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in lines] == ["2/4", "4/4"]
+    assert lines[0].startswith("epoch 1/1") and "loss" in lines[0]
+
+
 # ---------------------------------------------------------------------------- evaluation
 def test_evaluate_against_a_manual_computation(shapes16):
     backend.manual_seed(3)

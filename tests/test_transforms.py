@@ -83,6 +83,16 @@ def test_pca_color_stats_recover_a_known_covariance():
         assert abs(abs(eigvecs[:, k] @ q[:, k]) - 1) < 1e-3
 
 
+def test_pca_color_stats_of_a_dataset():
+    from minialex.data import ArrayDataset
+
+    images = _batch(n=20)
+    data = ArrayDataset(images, np.zeros(20, np.int64))
+    vals, vecs = pca_color_stats(data, max_images=50)
+    ref_vals, ref_vecs = pca_color_stats(images)
+    assert np.allclose(vals, ref_vals) and np.allclose(np.abs(vecs), np.abs(ref_vecs))
+
+
 def test_pca_augmentation_moves_colour_along_the_scaled_principal_components():
     eigvals = np.array([0.2, 0.05, 0.0])  # a zero eigenvalue: no shift along p3 at all
     q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))

@@ -138,13 +138,17 @@ class RandomHorizontalFlip(Transform):
         return xp.where(flip[:, None, None, None], images[..., ::-1], images)
 
 
-def pca_color_stats(images: Any, max_pixels: int = 1_000_000, seed: int = 0
-                    ) -> tuple[Any, Any]:
+def pca_color_stats(images: Any, max_pixels: int = 1_000_000, seed: int = 0,
+                    max_images: int = 1000) -> tuple[Any, Any]:
     """Eigenvalues (3,) and eigenvectors (3, 3) (columns) of the RGB covariance of ``images``.
 
-    images: (N, 3, H, W). Uses at most ``max_pixels`` randomly chosen pixels (the covariance
-    of a 3-vector converges long before that). Returned in float64, largest eigenvalue first.
+    images: (N, 3, H, W) array, or a dataset (up to ``max_images`` random images of it are
+    read). Uses at most ``max_pixels`` randomly chosen pixels (the covariance of a 3-vector
+    converges long before that). Returned in float64, largest eigenvalue first.
     """
+    if hasattr(images, "get_batch"):  # a dataset
+        pick = np.random.default_rng(seed).permutation(len(images))[:max_images]
+        images = images.get_batch(np.sort(pick))[0]
     images = backend.to_host(images)
     _check_batch("pca_color_stats", images)
     if images.shape[1] != 3:
