@@ -17,7 +17,8 @@ def _input_shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(v) for v in text.replace("x", ",").split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected C,H,W such as 3,227,227, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected C,H,W such as 3,227,227, got {text!r}") from None
     if len(shape) != 3 or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"expected three positive sizes C,H,W, got {text!r}")
     return shape
