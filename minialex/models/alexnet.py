@@ -88,7 +88,8 @@ class VariantSpec:
     init: str = "paper"  # "paper", "torch", "keras", "kaiming"
 
 
-_PAPER = "Krizhevsky, Sutskever, Hinton, \"ImageNet Classification with Deep CNNs\" (2012)"
+_PAPER = ("Krizhevsky, Sutskever, Hinton, \"ImageNet Classification with Deep Convolutional "
+          "Neural Networks\" (2012)")
 _TWEAK = "Sahu, Dash, Gamboa, Rey, Sutjaritvorakul, \"Tweaking the AlexNet\" (2016)"
 _PAPER_CONVS = ((96, 11, 4, 0, 1), (256, 5, 1, 2, 2), (384, 3, 1, 1, 1), (384, 3, 1, 1, 2),
                 (256, 3, 1, 1, 2))
@@ -208,7 +209,10 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
     p_drop = spec.dropout if dropout is None else float(dropout)
     if not 0.0 <= p_drop < 1.0:
         raise ValueError(f"alexnet: dropout must be in [0, 1), got {dropout!r}")
-    use_lrn = spec.lrn if lrn is None else _choice("lrn", lrn, (True, False))
+    if lrn is not None and not isinstance(lrn, bool):
+        raise ValueError(f"alexnet: lrn must be True, False or None (the variant's default); "
+                         f"got {lrn!r}")
+    use_lrn = spec.lrn if lrn is None else lrn
     kernel, stride = _parse_pool(spec.pool if pool is None else pool)
     shape = spec.input_shape if input_shape is None else tuple(int(v) for v in input_shape)
     if len(shape) != 3 or min(shape) < 1:
