@@ -281,6 +281,9 @@ def test_keras_bn_with_3x3_ceil_pooling_gives_the_printed_shapes(torch):
             x = torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True)
             sizes.append(x.shape[-1])
     assert sizes == [54, 27, 17, 8, 6, 4, 2, 1]
+    out = spatial(model, (3, 224, 224))  # and the layers themselves run it
+    names = ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5"]
+    assert [out[n][1] for n in names] == sizes
 
 
 def test_invalid_input_names_the_layer():
