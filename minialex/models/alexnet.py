@@ -37,6 +37,9 @@ Variants (``python -m minialex variants`` lists them):
   image, cheap enough to train on a CPU. No LRN by default. Initialisation: He (Kaiming)
   normal for ReLU layers (Glorot normal with the tanh gain for ``activation="tanh"``), zero
   biases, N(0, 0.01) for the output layer so the first loss is close to ln(num_classes).
+  Like the paper's network it has no normalisation layers, so the loss sits near
+  ln(num_classes) for a while before it falls: about 130 Adam steps (lr 1e-3, batch 64) on the
+  shapes dataset with dropout 0.5, about 60 with ``dropout=0``.
 - ``original-100``: the "original-AlexNet" of "Tweaking the AlexNet": one tower, 100 filters in
   conv1 and in conv2 (instead of 96 and 2x128), then 384, 384, 256; 227 input; the paper's
   initialisation.
