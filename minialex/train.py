@@ -464,7 +464,8 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
         t0 = time.perf_counter()
         lr = optimizer.lr
         model.train()
-        train_loader.set_epoch(epoch)
+        if hasattr(train_loader, "set_epoch"):  # the epoch fixes shuffling and augmentation
+            train_loader.set_epoch(epoch)
         meter = _Meter()
         bar = _progress(train_loader, num_batches, f"epoch {epoch + 1}/{epochs}", log_every,
                         progress)
