@@ -134,6 +134,11 @@ for label, (_, _, iterations, claimed) in runs.items():
           f"{test_losses[label]:.3f} @{max(2, iterations // iteration_scale)}",
           "a 1/8-width model, 1/100 of the iterations, 8 shape classes; the paper does not "
           "say which data its test set came from")
+stuck = [k for k in runs if abs(test_losses[k] - np.log(train_set.num_classes)) < 0.02]
+if stuck:
+    print(f"  still at the starting loss ln({train_set.num_classes}) = "
+          f"{np.log(train_set.num_classes):.3f}: {', '.join(stuck)} (a small network first "
+          f"sits on a plateau; its budget ended before it left it)")
 order_claimed = sorted(runs, key=lambda k: runs[k][3])
 order_measured = sorted(runs, key=lambda k: test_losses[k])
 claim("ranking, lowest loss first", " < ".join(s.split("-")[0] for s in order_claimed),
