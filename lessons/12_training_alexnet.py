@@ -23,8 +23,7 @@ import dataclasses
 from common import Timer, claim, lesson_args, save_figure, say, section
 
 from minialex import backend
-from minialex.data import DataLoader, Normalize, RandomHorizontalFlip, Shapes
-from minialex.data.transforms import Compose
+from minialex.data import Compose, DataLoader, Normalize, RandomHorizontalFlip, Shapes
 from minialex.models import VARIANTS, alexnet
 from minialex.optim import SGD, PlateauDivider
 from minialex.train import evaluate, fit
