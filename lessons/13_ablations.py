@@ -43,7 +43,7 @@ def scaled_alexnet(num_classes: int, image_size: int, **options: object):
 
 
 size = 16
-n_train, n_test, epochs = (400, 200, 1) if args.quick else (1500, 600, 4)
+n_train, n_test, epochs = (300, 200, 2) if args.quick else (1500, 600, 4)
 train_set = Shapes(n_train, size, seed=args.seed, train=True)
 test_set = Shapes(n_test, size, seed=args.seed, train=False)
 normalise = Normalize([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
