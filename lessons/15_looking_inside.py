@@ -239,11 +239,11 @@ def receptive_field(convs: list[nn.Module], side: int) -> int:
 
 section("4. One 5x5 kernel or two 3x3 kernels")
 say("""
-conv2 of AlexNet uses 5x5 kernels. Sarkar and Tambat point out that two stacked 3x3
-convolutions see the same 5x5 window of the layer below while using fewer weights, and they
-put a second nonlinearity in between; VGGNet (2014) was built on that idea. The parameter and
-multiply-add counts below are read from the layers, the receptive fields are measured by
-backpropagating from one output pixel.
+conv2 of AlexNet uses 5x5 kernels; Sarkar and Tambat note that two stacked 3x3 kernels
+could replace them. The stack sees the same 5x5 window of the layer below with fewer
+weights and puts a second nonlinearity in between; VGGNet (2014) was built on that idea.
+The parameter and multiply-add counts below are read from the layers, the receptive fields
+are measured by backpropagating from one output pixel.
 """)
 channels = 64 if args.quick else 256  # conv2's 256 output channels; fewer with --quick
 side_out = 27  # conv2's output is 27x27 at a 227 input
