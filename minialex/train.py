@@ -532,14 +532,27 @@ _SETTINGS = ("variant", "dataset", "data_dir", "epochs", "batch_size", "optimize
              "seed", "image_size", "train_size", "test_size", "augment", "schedule", "dropout")
 
 
-def _datasets(cfg: dict[str, Any]) -> tuple[Any, Any]:
-    """(train, test) datasets described by a run configuration."""
-    from minialex.data import CIFAR10, ImageFolder, Shapes
+def _datasets(cfg: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(train, validation, test) datasets described by a run configuration.
+
+    shapes has a validation split of its own (for the learning-rate schedule and best.npz);
+    CIFAR-10 and image folders use their test set for validation too.
+    """
+    from minialex.data import Shapes
 
     name, size = cfg["dataset"], cfg["image_size"]
     if name == "shapes":
-        return (Shapes(cfg["train_size"], size, seed=cfg["seed"], train=True),
-                Shapes(cfg["test_size"], size, seed=cfg["seed"], train=False))
+        n, seed = cfg["test_size"], cfg["seed"]
+        return (Shapes(cfg["train_size"], size, seed=seed, train=True),
+                Shapes(n, size, seed=seed, split="val"), Shapes(n, size, seed=seed, split="test"))
+    train, test = _files_datasets(cfg)
+    return train, test, test
+
+
+def _files_datasets(cfg: dict[str, Any]) -> tuple[Any, Any]:
+    from minialex.data import CIFAR10, ImageFolder
+
+    name, size = cfg["dataset"], cfg["image_size"]
     if not cfg.get("data_dir"):
         raise ValueError(f"dataset {name!r} needs --data-dir")
     if name == "cifar10":
@@ -617,7 +630,7 @@ def cli_train(args: Any) -> int:
         cfg = _run_config(args)
     backend.manual_seed(cfg["seed"])
     t0 = time.perf_counter()
-    train_set, test_set = _datasets(cfg)
+    train_set, val_set, test_set = _datasets(cfg)
     if "mean" not in cfg:  # colour statistics of the training images
         sample = _sample(train_set, seed=cfg["seed"])
         cfg["mean"] = [float(v) for v in sample.mean(axis=(0, 2, 3))]
@@ -637,11 +650,14 @@ def cli_train(args: Any) -> int:
 
     train_loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, seed=cfg["seed"],
                               drop_last=True, transform=train_tf, device=device)
+    val_loader = DataLoader(val_set, 200, transform=test_tf, device=device)
     test_loader = DataLoader(test_set, 200, transform=test_tf, device=device)
     optimizer, scheduler = _optimizer(model, cfg)
     chance = 1.0 / cfg["num_classes"]
     print(f"training {cfg['variant']} ({model.num_parameters():,} parameters) on "
-          f"{cfg['dataset']}: {len(train_set)} train / {len(test_set)} test images "
+          f"{cfg['dataset']}: {len(train_set)} train / "
+          + ("" if val_set is test_set else f"{len(val_set)} validation / ")
+          + f"{len(test_set)} test images "
           f"{tuple(cfg['input_shape'])}, {cfg['num_classes']} classes (chance "
           f"{_pct(chance)}); data ready in {data_seconds:.1f} s")
     print(f"settings: epochs {cfg['epochs']}, batch {cfg['batch_size']}, optimizer "
@@ -650,7 +666,7 @@ def cli_train(args: Any) -> int:
           f", schedule {cfg['schedule']}, augment {cfg['augment']}, seed {cfg['seed']}, "
           f"device {device}; output in {out}")
     t1 = time.perf_counter()
-    history = fit(model, train_loader, optimizer, cfg["epochs"], val_loader=test_loader,
+    history = fit(model, train_loader, optimizer, cfg["epochs"], val_loader=val_loader,
                   scheduler=scheduler, progress=not getattr(args, "no_progress", False),
                   checkpoint_dir=out, resume=getattr(args, "resume", False), config=cfg)
     seconds = time.perf_counter() - t1
@@ -665,11 +681,10 @@ def cli_train(args: Any) -> int:
         fig.savefig(os.path.join(out, "loss_curve.png"), dpi=100)
         written.append("loss_curve.png")
         fig.clf()
-    if history.epochs:
-        final = history.epochs[-1]
-        print(f"done in {seconds:.0f} s: test top-1 accuracy {_pct(final['val_top1'])} "
-              f"(chance {_pct(chance)}), top-5 {_pct(final['val_top5'])}, "
-              f"test loss {final['val_loss']:.3f}")
+    final = evaluate(model, test_loader)
+    print(f"done in {seconds:.0f} s: test top-1 accuracy {_pct(final['top1'])} "
+          f"(chance {_pct(chance)}), top-5 {_pct(final['top5'])}, test loss "
+          f"{final['loss']:.3f} ({len(test_set)} test images, last epoch's weights)")
     print(f"wrote {', '.join(written)} to {out}")
     return 0
 
@@ -714,7 +729,7 @@ def cli_evaluate(args: Any) -> int:
     device = getattr(args, "device", "cpu") or "cpu"
     if device != "cpu":
         model.to(device)
-    _, test_set = _datasets(cfg)
+    test_set = _datasets(cfg)[2]
     if test_set.num_classes != cfg["num_classes"]:
         raise ValueError(f"the checkpoint's model has {cfg['num_classes']} classes, the "
                          f"{cfg['dataset']} test set {test_set.num_classes}")

@@ -33,7 +33,9 @@ def test_shapes_deterministic_and_splits_differ():
     assert np.array_equal(a, b) and np.array_equal(la, lb)
     c, _ = generate_shapes(30, 24, seed=4)
     t, _ = generate_shapes(30, 24, seed=3, split="test")
-    assert not np.allclose(a, c) and not np.allclose(a, t)
+    v, _ = generate_shapes(30, 24, seed=3, split="val")
+    assert not np.allclose(a, c) and not np.allclose(a, t) and not np.allclose(v, t)
+    assert np.array_equal(Shapes(30, 24, seed=3, split="val").images, v)
     # the images of a prefix do not depend on how many are generated
     p, lp = generate_shapes(10, 24, seed=3)
     assert np.array_equal(p, a[:10]) and np.array_equal(lp, la[:10])
@@ -52,7 +54,7 @@ def test_shapes_class_subset_and_errors():
     with pytest.raises(ValueError, match="classes"):
         Shapes(4, classes=("circle", "blob"))
     with pytest.raises(ValueError, match="split"):
-        generate_shapes(4, 16, split="val")
+        generate_shapes(4, 16, split="dev")
     with pytest.raises(ValueError, match="image_size"):
         generate_shapes(4, 4)
 

@@ -8,9 +8,10 @@ Shapes are rendered from signed distance functions evaluated on a pixel grid: fo
 anti-aliased coverage. All of it is vectorised over a whole batch of images, so 10,000 32x32
 images take about a second.
 
-The data is a deterministic function of ``(seed, split, image_size)``; train and test use
-different random streams. Some classes are close relatives on purpose (circle / hexagon /
-ring, star / cross), so a small network needs a few epochs and does not reach 100% at once.
+The data is a deterministic function of ``(seed, split, image_size)``; the train, test and
+val(idation) splits use different random streams. Some classes are close relatives on purpose
+(circle / hexagon / ring, star / cross), so a small network needs a few epochs and does not
+reach 100% at once.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ SHAPES: dict[str, Callable[[Any, Any], Any]] = {
     "crescent": _crescent,
 }
 CLASSES: tuple[str, ...] = tuple(SHAPES)
-_SPLITS = {"train": 0, "test": 1}
+_SPLITS = {"train": 0, "test": 1, "val": 2}
 _NUM_LINES = 2
 _NUM_BLOBS = 3
 _BLOCK = 256
@@ -232,16 +233,17 @@ class Shapes(ArrayDataset):
     """``n`` procedurally generated shape images, (3, image_size, image_size) float32 in [0, 1].
 
     Deterministic from ``seed``: ``train=True`` and ``train=False`` draw from different random
-    streams, so a test set never repeats training images. ``classes`` picks a subset (in that
-    order) of ``minialex.data.shapes.CLASSES``; ``clutter`` and ``rotation`` set how hard it
-    is (see ``generate_shapes``). Memory: n * 3 * image_size**2 * 4 bytes.
+    streams, so a test set never repeats training images; ``split="val"`` gives a third.
+    ``classes`` picks a subset (in that order) of ``minialex.data.shapes.CLASSES``;
+    ``clutter`` and ``rotation`` set how hard it is (see ``generate_shapes``).
+    Memory: n * 3 * image_size**2 * 4 bytes.
     """
 
     def __init__(self, n: int = 10000, image_size: int = 32, seed: int = 0, train: bool = True,
                  classes: Sequence[str] = CLASSES, clutter: float = 0.5,
-                 rotation: float = 30.0) -> None:
-        images, labels = generate_shapes(n, image_size, seed, "train" if train else "test",
-                                         classes, clutter, rotation)
+                 rotation: float = 30.0, split: str | None = None) -> None:
+        split = split or ("train" if train else "test")
+        images, labels = generate_shapes(n, image_size, seed, split, classes, clutter, rotation)
         super().__init__(images, labels, classes=list(classes))
         self.seed = seed
-        self.train = train
+        self.split = split
