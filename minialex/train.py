@@ -423,8 +423,8 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
         loss_fn: Callable[..., Tensor] | None = None, val_loader: Any = None,
         scheduler: Any = None, log_every: int = 50, progress: bool = True,
         checkpoint_dir: str | None = None, resume: bool = False,
-        config: dict[str, Any] | None = None, log: Callable[[str], None] | None = print,
-        ten_crop: bool = False) -> History:
+        config: dict[str, Any] | None = None,
+        log: Callable[[str], None] | None = print) -> History:
     """Train ``model`` for ``epochs`` epochs; returns the ``History``.
 
     Each iteration: forward, ``loss_fn(logits, labels)`` (default cross-entropy), backward,
@@ -492,7 +492,7 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
             "epoch": epoch + 1, "lr": lr, "train_loss": train["loss"], "train_top1": train["top1"],
             "train_top5": train["top5"], "val_loss": None, "val_top1": None, "val_top5": None}
         if val_loader is not None:
-            val = evaluate(model, val_loader, ten_crop=ten_crop, loss_fn=loss_fn)
+            val = evaluate(model, val_loader, loss_fn=loss_fn)
             record.update(val_loss=val["loss"], val_top1=val["top1"], val_top5=val["top5"])
         if scheduler is not None:
             if scheduler.needs_metric:
