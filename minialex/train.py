@@ -661,10 +661,10 @@ def cli_train(args: Any) -> int:
           f"{tuple(cfg['input_shape'])}, {cfg['num_classes']} classes (chance "
           f"{_pct(chance)}); data ready in {data_seconds:.1f} s")
     print(f"settings: epochs {cfg['epochs']}, batch {cfg['batch_size']}, optimizer "
-          f"{cfg['optimizer']} lr {cfg['lr']:g}, dropout {cfg['dropout']}" +
+          f"{cfg['optimizer']} lr {cfg['lr']:g}" +
           (" momentum 0.9 weight decay 5e-4" if cfg["optimizer"] == "sgd" else "") +
-          f", schedule {cfg['schedule']}, augment {cfg['augment']}, seed {cfg['seed']}, "
-          f"device {device}; output in {out}")
+          f", dropout {cfg['dropout']}, schedule {cfg['schedule']}, augment "
+          f"{cfg['augment']}, seed {cfg['seed']}, device {device}; output in {out}")
     t1 = time.perf_counter()
     history = fit(model, train_loader, optimizer, cfg["epochs"], val_loader=val_loader,
                   scheduler=scheduler, progress=not getattr(args, "no_progress", False),
