@@ -92,7 +92,13 @@ class Tensor:
             out._op = op
         return out
 
-    def _accumulate(self, g: Any) -> None:
+    def _accumulate(self, g: Any, owned: bool = False) -> None:
+        """Add ``g`` to ``self.grad``.
+
+        ``owned=True`` promises that the op has just made ``g`` for this input alone (a fresh
+        array that nothing else references), so a leaf keeps it as is instead of copying it:
+        for AlexNet's 61M parameters that copy costs as much as a large GEMM.
+        """
         if not self.requires_grad:
             return
         if g.shape != self.data.shape:
@@ -100,7 +106,9 @@ class Tensor:
         if self.grad is None:
             # Ops may hand the same array to several inputs (x + y); a leaf owns a copy so
             # an in-place update of one .grad (weight decay, clipping) cannot change another.
-            self.grad = g.copy() if self.is_leaf else g
+            self.grad = g.copy() if self.is_leaf and not owned else g
+        elif self.is_leaf and self.grad.dtype == g.dtype:
+            self.grad += g  # a leaf's .grad is its own array: add in place, as PyTorch does
         else:
             self.grad = self.grad + g
 

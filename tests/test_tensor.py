@@ -273,6 +273,35 @@ def test_leaf_grads_do_not_alias():
     np.testing.assert_array_equal(b.grad, [1.0, 1.0, 1.0])
 
 
+def test_owned_gradients_are_kept_and_still_do_not_alias():
+    """An op's fresh gradient is kept without a copy (owned=True); a shared one is copied."""
+    w = Tensor(np.ones(3), requires_grad=True)
+    fresh = np.arange(3.0)
+    w._accumulate(fresh, owned=True)
+    assert w.grad is fresh
+    v = Tensor(np.ones(3), requires_grad=True)
+    shared = np.arange(3.0)
+    v._accumulate(shared)
+    assert v.grad is not shared
+    np.testing.assert_array_equal(v.grad, shared)
+
+
+def test_leaf_gradient_accumulates_in_place_across_uses_and_calls():
+    """A leaf used twice and backward called twice: the sums are right, and an in-place
+    update of the accumulated .grad does not reach any gradient another leaf holds."""
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    ((a * b) + a).sum().backward()   # d/da = b + 1, d/db = a
+    np.testing.assert_array_equal(a.grad, [4.0, 5.0])
+    buffer = a.grad
+    ((a * b) + a).sum().backward()
+    assert a.grad is buffer  # accumulated in place, as PyTorch does
+    np.testing.assert_array_equal(a.grad, [8.0, 10.0])
+    np.testing.assert_array_equal(b.grad, [2.0, 4.0])
+    a.grad *= 0
+    np.testing.assert_array_equal(b.grad, [2.0, 4.0])
+
+
 def test_deep_chain_no_recursion_error():
     c = 1.0001
     x = Tensor(np.array([1.0]), requires_grad=True)

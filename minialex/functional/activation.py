@@ -30,7 +30,7 @@ def relu(x: Tensor) -> Tensor:
     out_data = xp.maximum(x.data, 0)
 
     def _backward(g: Any) -> None:
-        x._accumulate(g * (out_data > 0))
+        x._accumulate(g * (out_data > 0), owned=True)
     return Tensor._result(out_data, (x,), "relu", _backward)
 
 

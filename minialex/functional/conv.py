@@ -178,19 +178,19 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
         backend.copy_blocked(gmat, g.transpose(1, 2, 3, 0))
         gmat = gmat.reshape(c_out, oh * ow * n)
         if b is not None and b.requires_grad:
-            b._accumulate(gmat.sum(axis=1))
+            b._accumulate(gmat.sum(axis=1), owned=True)
         if w.requires_grad:
             dw = xp.empty((c_out, k_g), dtype=g.dtype)
             for gi in range(groups):
                 ro, ri = slice(gi * cout_g, (gi + 1) * cout_g), slice(gi * k_g, (gi + 1) * k_g)
                 xp.matmul(gmat[ro], saved_cols[ri].T, out=dw[ro])
-            w._accumulate(dw.reshape(w.shape))
+            w._accumulate(dw.reshape(w.shape), owned=True)
         if x.requires_grad:  # skipped for the first layer: images need no gradient
             dcols = xp.empty((c_in * kh * kw, oh * ow * n), dtype=g.dtype)
             for gi in range(groups):
                 ro, ri = slice(gi * cout_g, (gi + 1) * cout_g), slice(gi * k_g, (gi + 1) * k_g)
                 xp.matmul(wmat[ro].T, gmat[ro], out=dcols[ri])
-            x._accumulate(col2im(dcols, x.shape, kernel, stride, padding))
+            x._accumulate(col2im(dcols, x.shape, kernel, stride, padding), owned=True)
 
     parents = (x, w) if b is None else (x, w, b)
     return Tensor._result(out, parents, "conv2d", _backward)

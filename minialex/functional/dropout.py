@@ -48,7 +48,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
         out_data = xp.zeros_like(x.data)
 
         def _backward_zero(g: Any) -> None:
-            x._accumulate(xp.zeros_like(g))
+            x._accumulate(xp.zeros_like(g), owned=True)
         return Tensor._result(out_data, (x,), "dropout", _backward_zero)
 
     if rng is None:
@@ -62,5 +62,5 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
     def _backward(g: Any) -> None:
         grad = g * keep
         grad *= scale
-        x._accumulate(grad)
+        x._accumulate(grad, owned=True)
     return Tensor._result(out_data, (x,), "dropout", _backward)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from minialex import backend
 from minialex.functional._checks import (
     as_tensor,
     check_finite,
@@ -42,20 +43,28 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     check_same_device(layer, input=x, weight=w, bias=b)
     check_finite(layer, x)
 
+    xp = backend.get_array_module(x.data)
     a = x.data.reshape(-1, in_features)  # batch axes folded into one: a single GEMM
-    out_data = a @ w.data.T
-    if b is not None:
-        out_data += b.data
+    # (w @ a.T).T is x @ w.T with the large weight as BLAS's left operand, which OpenBLAS
+    # runs 1.1-1.5x faster for AlexNet's fc layers at small batches; the transpose back to
+    # (N, out) is one small copy, fused with the bias add.
+    prod_t = xp.matmul(w.data, a.T)  # (out, N)
+    out_data = xp.empty((a.shape[0], out_features), dtype=prod_t.dtype)
+    if b is None:
+        out_data[...] = prod_t.T
+    else:
+        xp.add(prod_t.T, b.data, out=out_data)
+    del prod_t
     out_data = out_data.reshape(x.shape[:-1] + (out_features,))
 
     def _backward(g: Any) -> None:
         g2 = g.reshape(-1, out_features)
         if x.requires_grad:
-            x._accumulate((g2 @ w.data).reshape(x.shape))
+            x._accumulate((g2 @ w.data).reshape(x.shape), owned=True)
         if w.requires_grad:
-            w._accumulate(g2.T @ a)
+            w._accumulate(g2.T @ a, owned=True)
         if b is not None and b.requires_grad:
-            b._accumulate(g2.sum(axis=0))
+            b._accumulate(g2.sum(axis=0), owned=True)
 
     parents = (x, w) if b is None else (x, w, b)
     return Tensor._result(out_data, parents, "linear", _backward)

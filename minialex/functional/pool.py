@@ -133,7 +133,7 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
             dpad[index] += routed
             if k + 1 < len(offsets):
                 remaining -= routed
-        x._accumulate(geo.unpad(dpad))
+        x._accumulate(geo.unpad(dpad), owned=True)
 
     return Tensor._result(out, (x,), "max_pool2d", _backward)
 
@@ -177,7 +177,7 @@ def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
         dpad = xp.zeros(geo.padded_shape, dtype=g.dtype)
         for _, _, index in offsets:
             dpad[index] += share
-        x._accumulate(geo.unpad(dpad))
+        x._accumulate(geo.unpad(dpad), owned=True)
 
     return Tensor._result(out, (x,), "avg_pool2d", _backward)
 
@@ -237,5 +237,5 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     out = xp.matmul(xp.matmul(a_h, x.data), a_w.T)
 
     def _backward(g: Any) -> None:
-        x._accumulate(xp.matmul(xp.matmul(a_h.T, g), a_w))
+        x._accumulate(xp.matmul(xp.matmul(a_h.T, g), a_w), owned=True)
     return Tensor._result(out, (x,), layer, _backward)
