@@ -183,7 +183,7 @@ def test_first_layer_skips_input_gradient(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("col2im called although the input needs no gradient")
 
-    monkeypatch.setattr(conv_module, "col2im", forbidden)
+    monkeypatch.setattr(conv_module, "_col2im_add", forbidden)
     rng = np.random.default_rng(7)
     x = Tensor(rng.standard_normal((1, 3, 8, 8)).astype(np.float32))
     w = Tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
@@ -263,6 +263,31 @@ def test_conv_alexnet_shapes_match_torch(torch, case, dtype, tol):
     wt = (rng.standard_normal((c_out, c_in // groups, kh, kw)) * 0.05).astype(dtype)
     b = rng.standard_normal(c_out).astype(dtype)
     _compare_with_torch(torch, x, wt, b, s, pad, groups, tol)
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(p=conv_params(max_side=11, max_channels=6, max_kernel=5, max_stride=4))
+def test_conv_in_one_row_blocks_matches_torch(torch, monkeypatch, p):
+    """conv2d builds im2col columns a block of output rows at a time (and rebuilds them in
+    backward); with one row per block every block boundary is exercised."""
+    monkeypatch.setattr(conv_module, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "_MIN_BLOCK_COLUMNS", 1)
+    x, w, b = random_conv(p, np.random.default_rng(13))
+    _compare_with_torch(torch, x, w, b, p.stride, p.padding, p.groups, 1e-10)
+
+
+def test_conv_blocks_weight_gradient_only(torch, monkeypatch):
+    """Several row blocks with an input that needs no gradient (the first layer)."""
+    monkeypatch.setattr(conv_module, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "_MIN_BLOCK_COLUMNS", 5)
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 3, 23, 19))
+    w = rng.standard_normal((4, 3, 5, 3))
+    grad = rng.standard_normal((2, 4, 7, 10))
+    tw = Tensor(w, requires_grad=True)
+    F.conv2d(Tensor(x), tw, stride=(3, 2), padding=(1, 1)).backward(grad)
+    expected = _torch_conv(torch, x, w, None, (3, 2), (1, 1), 1, grad)[2]
+    assert relative_max_error(tw.grad, expected) < 1e-10
 
 
 # ------------------------------------------------------------------ bad input

@@ -16,6 +16,12 @@ Backward of ``out = W @ cols`` is two more GEMMs: ``dW = dout @ cols.T`` and
 ``dcols = W.T @ dout``; ``col2im`` then adds every column entry back to the pixel it came
 from (a pixel appears in up to KH*KW patches, so its gradient is a sum).
 
+In ``conv2d`` the columns are built a block of output rows at a time (a few MB, a contiguous
+run of columns) into one reused buffer, and rebuilt from the saved input in backward: the same
+products, but the full matrix, which repeats every input pixel up to KH*KW/stride^2 times
+(224 MB for AlexNet's conv2 at batch 32), is never held in memory, and each block is still in
+the CPU cache when the GEMM reads it.
+
 Groups (AlexNet's two GPU towers, Krizhevsky et al. 2012) split the channels into ``groups``
 independent convolutions: group g sees input channels g*C_in/groups .. and produces output
 channels g*C_out/groups ..; the columns of one group are a contiguous block of rows of ``cols``.
@@ -40,6 +46,11 @@ from minialex.tensor import Tensor
 
 __all__ = ["conv2d", "im2col", "col2im"]
 
+# conv2d builds im2col columns a block of output rows at a time: about this many bytes (stays
+# in the CPU cache), but at least this many columns (narrower GEMMs run below BLAS's best).
+_BLOCK_BYTES = 1 << 22
+_MIN_BLOCK_COLUMNS = 2048
+
 IntPair = int | tuple[int, int]
 
 
@@ -52,6 +63,35 @@ def _geometry(x_shape: tuple[int, ...], kernel: IntPair, stride: IntPair,
     return kh, kw, sh, sw, ph, pw, output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
 
 
+def _batch_last_padded(x: Any, ph: int, pw: int) -> Any:
+    """(N, C, H, W) -> zero-padded, batch-last copy (C, H + 2ph, W + 2pw, N)."""
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    xc = (xp.zeros if (ph or pw) else xp.empty)((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    backend.copy_blocked(xc[:, ph:ph + h, pw:pw + w, :], x.transpose(1, 2, 3, 0))
+    return xc
+
+
+def _patches(xc: Any, kh: int, kw: int, sh: int, sw: int, rows: range, ow: int) -> Any:
+    """Strided view (C, KH, KW, len(rows), OW, N) of the patches under output rows ``rows``
+    of the batch-last padded input ``xc``: no data is copied."""
+    c, _, _, n = xc.shape
+    s_c, s_h, s_w, s_n = xc.strides
+    start = xc[:, rows.start * sh:]  # the first input row the first output row reads
+    return backend.as_strided(start, (c, kh, kw, len(rows), ow, n),
+                              (s_c, s_h, s_w, s_h * sh, s_w * sw, s_n))
+
+
+def _col2im_add(dxc: Any, dc: Any, sh: int, sw: int, first_row: int) -> None:
+    """Add column gradients dc (C, KH, KW, R, OW, N) of output rows first_row.. onto the
+    batch-last padded input gradient dxc (C, Hp, Wp, N): one strided add per kernel offset."""
+    _, kh, kw, r, ow, _ = dc.shape
+    top = first_row * sh
+    for i in range(kh):
+        for j in range(kw):
+            dxc[:, top + i:top + i + sh * r:sh, j:j + sw * ow:sw, :] += dc[:, i, j]
+
+
 def im2col(x: Any, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
     """Input patches as columns.
 
@@ -62,16 +102,9 @@ def im2col(x: Any, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair =
     The patches are a strided view of the (padded, batch-last) input: no Python loop and no
     data is gathered until the single copy that makes the matrix contiguous for BLAS.
     """
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
     kh, kw, sh, sw, ph, pw, oh, ow = _geometry(x.shape, kernel_size, stride, padding)
-    # Batch-last copy of the input, zero-padded: (C, H + 2ph, W + 2pw, N).
-    hp, wp = h + 2 * ph, w + 2 * pw
-    xc = (xp.zeros if (ph or pw) else xp.empty)((c, hp, wp, n), dtype=x.dtype)
-    backend.copy_blocked(xc[:, ph:ph + h, pw:pw + w, :], x.transpose(1, 2, 3, 0))
-    s_c, s_h, s_w, s_n = xc.strides
-    patches = backend.as_strided(xc, (c, kh, kw, oh, ow, n),
-                                 (s_c, s_h, s_w, s_h * sh, s_w * sw, s_n))
+    n, c = x.shape[:2]
+    patches = _patches(_batch_last_padded(x, ph, pw), kh, kw, sh, sw, range(oh), ow)
     return patches.reshape(c * kh * kw, oh * ow * n)  # the one copy
 
 
@@ -90,11 +123,15 @@ def col2im(cols: Any, x_shape: tuple[int, int, int, int], kernel_size: IntPair,
     # A few channels at a time, so the block of dxc being added to stays in cache.
     step = backend.chunk_length(dxc, dxc[0].size * dxc.itemsize)
     for c0 in range(0, c, step):
-        block, src = dxc[c0:c0 + step], dc[c0:c0 + step]
-        for i in range(kh):
-            for j in range(kw):
-                block[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += src[:, i, j]
-    dx = xp.empty((n, c, h, w), dtype=cols.dtype)
+        _col2im_add(dxc[c0:c0 + step], dc[c0:c0 + step], sh, sw, 0)
+    return _unpad_batch_first(dxc, x_shape, ph, pw)
+
+
+def _unpad_batch_first(dxc: Any, x_shape: tuple[int, int, int, int], ph: int, pw: int) -> Any:
+    """(C, Hp, Wp, N) padded batch-last gradient -> (N, C, H, W)."""
+    xp = backend.get_array_module(dxc)
+    n, c, h, w = x_shape
+    dx = xp.empty(x_shape, dtype=dxc.dtype)
     backend.copy_blocked(dx.transpose(1, 2, 3, 0), dxc[:, ph:ph + h, pw:pw + w, :])
     return dx
 
@@ -153,44 +190,82 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
 
     n, c_in, h, wd = x.shape
     c_out, _, kh, kw = w.shape
-    kernel = (kh, kw)
-    oh, ow = output_size(h, kh, stride[0], padding[0]), output_size(wd, kw, stride[1], padding[1])
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow = output_size(h, kh, sh, ph), output_size(wd, kw, sw, pw)
     cout_g, k_g = c_out // groups, (c_in // groups) * kh * kw
+    wmat = w.data.reshape(c_out, k_g)  # (C_out, K_g), a view
+    xc = _batch_last_padded(x.data, ph, pw)  # (C_in, Hp, Wp, N)
 
-    cols = im2col(x.data, kernel, stride, padding)          # (C_in*KH*KW, OH*OW*N)
-    wmat = w.data.reshape(c_out, c_in // groups * kh * kw)   # (C_out, K_g), a view
-    prod = xp.empty((c_out, oh * ow * n), dtype=x.dtype)
-    for g in range(groups):  # one GEMM per group
-        rows_out, rows_in = slice(g * cout_g, (g + 1) * cout_g), slice(g * k_g, (g + 1) * k_g)
-        xp.matmul(wmat[rows_out], cols[rows_in], out=prod[rows_out])
+    # im2col a block of output rows at a time into one reused buffer: each block of columns
+    # is used by the GEMMs while it is still in cache, and the full matrix (224 MB for conv2
+    # at batch 32) is never allocated, so neither is the memory nor its first-touch cost.
+    # Backward rebuilds the blocks from the saved input instead of keeping the columns.
+    # (On CuPy there is one block: all rows at once.)
+    row_cols = ow * n  # GEMM columns per output row: column (oh*OW + ow)*N + n
+    per_block = max(backend.chunk_length(xc, c_in * kh * kw * row_cols * xc.itemsize,
+                                         budget=_BLOCK_BYTES), -(-_MIN_BLOCK_COLUMNS // row_cols))
+    blocks = [range(r, min(r + per_block, oh)) for r in range(0, oh, per_block)]
+    buffer = xp.empty(c_in * kh * kw * len(blocks[0]) * row_cols, dtype=x.dtype)
+
+    def block_matrix(rows: range) -> Any:
+        """(C_in*KH*KW, len(rows)*OW*N) view of the front of the buffer."""
+        return buffer[:c_in * kh * kw * len(rows) * row_cols].reshape(c_in * kh * kw, -1)
+
+    def columns(rows: range) -> Any:
+        """im2col of output rows ``rows`` (the one copy), in the buffer."""
+        block = block_matrix(rows)
+        block.reshape(c_in, kh, kw, len(rows), ow, n)[...] = \
+            _patches(xc, kh, kw, sh, sw, rows, ow)
+        return block
+
+    def group_slices(gi: int) -> tuple[slice, slice]:
+        """(rows of W and of the output, rows of the columns) of group gi."""
+        return slice(gi * cout_g, (gi + 1) * cout_g), slice(gi * k_g, (gi + 1) * k_g)
+
+    prod = xp.empty((c_out, oh * row_cols), dtype=x.dtype)
+    for rows in blocks:
+        block, span = columns(rows), slice(rows.start * row_cols, rows.stop * row_cols)
+        for gi in range(groups):  # one GEMM per group
+            ro, ri = group_slices(gi)
+            xp.matmul(wmat[ro], block[ri], out=prod[ro, span])
     # (C_out, OH, OW, N) -> (N, C_out, OH, OW)
     out = xp.empty((n, c_out, oh, ow), dtype=x.dtype)
     backend.copy_blocked(out.transpose(1, 2, 3, 0), prod.reshape(c_out, oh, ow, n))
     del prod
     if b is not None:
         out += b.data.reshape(c_out, 1, 1)
-    saved_cols = cols if w.requires_grad else None  # only dW needs the columns
-    del cols
 
     def _backward(g: Any) -> None:
         # dout as a (C_out, OH*OW*N) matrix, matching the column order of im2col.
         gmat = xp.empty((c_out, oh, ow, n), dtype=g.dtype)
         backend.copy_blocked(gmat, g.transpose(1, 2, 3, 0))
-        gmat = gmat.reshape(c_out, oh * ow * n)
+        gmat = gmat.reshape(c_out, oh * row_cols)
         if b is not None and b.requires_grad:
             b._accumulate(gmat.sum(axis=1), owned=True)
-        if w.requires_grad:
-            dw = xp.empty((c_out, k_g), dtype=g.dtype)
-            for gi in range(groups):
-                ro, ri = slice(gi * cout_g, (gi + 1) * cout_g), slice(gi * k_g, (gi + 1) * k_g)
-                xp.matmul(gmat[ro], saved_cols[ri].T, out=dw[ro])
+        need_w, need_x = w.requires_grad, x.requires_grad  # images need no dx
+        dw = xp.empty((c_out, k_g), dtype=g.dtype) if need_w else None
+        dxc = xp.zeros(xc.shape, dtype=g.dtype) if need_x else None
+        for rows in blocks if need_w or need_x else ():
+            span = slice(rows.start * row_cols, rows.stop * row_cols)
+            if need_w:  # dW = dout @ cols.T, summed over the blocks
+                block = columns(rows)
+                for gi in range(groups):
+                    ro, ri = group_slices(gi)
+                    if rows.start == 0:
+                        xp.matmul(gmat[ro, span], block[ri].T, out=dw[ro])
+                    else:
+                        dw[ro] += gmat[ro, span] @ block[ri].T
+            if need_x:  # dcols = W.T @ dout into the same buffer, then col2im's adds
+                dblock = block_matrix(rows)
+                for gi in range(groups):
+                    ro, ri = group_slices(gi)
+                    xp.matmul(wmat[ro].T, gmat[ro, span], out=dblock[ri])
+                _col2im_add(dxc, dblock.reshape(c_in, kh, kw, len(rows), ow, n), sh, sw,
+                            rows.start)
+        if need_w:
             w._accumulate(dw.reshape(w.shape), owned=True)
-        if x.requires_grad:  # skipped for the first layer: images need no gradient
-            dcols = xp.empty((c_in * kh * kw, oh * ow * n), dtype=g.dtype)
-            for gi in range(groups):
-                ro, ri = slice(gi * cout_g, (gi + 1) * cout_g), slice(gi * k_g, (gi + 1) * k_g)
-                xp.matmul(wmat[ro].T, gmat[ro], out=dcols[ri])
-            x._accumulate(col2im(dcols, x.shape, kernel, stride, padding), owned=True)
+        if need_x:
+            x._accumulate(_unpad_batch_first(dxc, x.shape, ph, pw), owned=True)
 
     parents = (x, w) if b is None else (x, w, b)
     return Tensor._result(out, parents, "conv2d", _backward)
