@@ -83,9 +83,9 @@ for i in range(3):
 rebuilt = eigvecs @ np.diag(eigvals) @ eigvecs.T
 print(f"check: P diag(lambda) P^T reproduces the covariance to "
       f"{np.abs(rebuilt - cov).max():.1e}")
-same_sign = bool(np.all(eigvecs[:, 0] > 0) or np.all(eigvecs[:, 0] < 0))
+same_sign = bool(np.all(eigvecs[:, 0] > 0.2) or np.all(eigvecs[:, 0] < -0.2))
 share = eigvals / eigvals.sum()
-if same_sign:
+if same_sign and share[0] > 0.5:
     say("""
 The first component has weights of the same sign on R, G and B: it is brightness, and the
 others are colour contrasts, as for natural images.
@@ -94,8 +94,8 @@ else:
     say(f"""
 On natural images such as ImageNet the first component has the same sign on R, G and B
 (brightness) and carries most of the variance. Not here: the shapes generator draws its
-colours uniformly at random, so the three variances are nearly equal ({share[0]:.0%},
-{share[1]:.0%}, {share[2]:.0%}) and the directions are arbitrary. Colour augmentation has
+colours at random, so the three variances are nearly equal ({share[0]:.0%}, {share[1]:.0%},
+{share[2]:.0%}) and the directions are arbitrary. Colour augmentation has
 little to teach a network that already sees every colour.
 """)
 say("""
