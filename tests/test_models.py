@@ -139,6 +139,28 @@ def test_keras_bn_layers_match_the_printed_keras_summary():
     ("cifar-small", {"input_shape": (3, 64, 64)}, conv(3, 64, 11) + conv(64, 192, 5)
      + conv(192, 384, 3) + conv(384, 256, 3) + conv(256, 256, 3) + fc(256 * 16, 384)
      + fc(384, 192) + fc(192, 10)),
+    # BatchNorm after each of the 5 blocks and the 2 hidden FC layers
+    ("cifar-small", {"batch_norm": True}, conv(3, 64, 11) + bn(64) + conv(64, 192, 5) + bn(192)
+     + conv(192, 384, 3) + bn(384) + conv(384, 256, 3) + bn(256) + conv(256, 256, 3) + bn(256)
+     + fc(1024, 384) + bn(384) + fc(384, 192) + bn(192) + fc(192, 10)),
+    # width=0.5: 96/2 = 48 filters in conv1, 256/2 = 128 (still 2 groups of 64) in conv2,
+    # 192, 192, 128; hidden FC 4096/2 = 2048; pool5 still 6x6: 128 * 36 into fc6
+    ("paper", {"width": 0.5}, conv(3, 48, 11) + conv(48, 128, 5, 2) + conv(128, 192, 3)
+     + conv(192, 192, 3, 2) + conv(192, 128, 3, 2) + fc(128 * 36, 2048) + fc(2048, 2048)
+     + fc(2048, 1000)),
+    # width=1/8: 64/8, 192/8, 384/8, 256/8, 256/8 filters; FC 384/8 = 48, 192/8 = 24;
+    # 32x32 keeps 2x2 after pool5 (32 * 2 * 2 into fc6), 16x16 ends at 1x1 (32 into fc6)
+    ("cifar-small", {"width": 1 / 8, "num_classes": 8}, conv(3, 8, 11) + conv(8, 24, 5)
+     + conv(24, 48, 3) + conv(48, 32, 3) + conv(32, 32, 3) + fc(32 * 4, 48) + fc(48, 24)
+     + fc(24, 8)),
+    ("cifar-small", {"width": 1 / 8, "num_classes": 8, "input_shape": (3, 16, 16)},
+     conv(3, 8, 11) + conv(8, 24, 5) + conv(24, 48, 3) + conv(48, 32, 3) + conv(32, 32, 3)
+     + fc(32, 48) + fc(48, 24) + fc(24, 8)),
+    # keras-bn's three hidden FC widths scale too (4096, 4096, 1000 -> 1024, 1024, 250)
+    ("keras-bn", {"width": 0.25}, conv(3, 24, 11) + bn(24) + conv(24, 64, 11) + bn(64)
+     + conv(64, 96, 3) + bn(96) + conv(96, 96, 3) + bn(96) + conv(96, 64, 3) + bn(64)
+     + fc(64, 1024) + bn(1024) + fc(1024, 1024) + bn(1024) + fc(1024, 250) + bn(250)
+     + fc(250, 17)),
 ])
 def test_options_change_the_count_as_computed(variant, options, expected):
     model = alexnet(variant, **options)
@@ -175,14 +197,51 @@ def test_layer_names_and_options():
     (lambda: alexnet("paper", pool="3/2"), ["pool", "3x3/2"]),
     (lambda: alexnet("paper", num_classes=0), ["num_classes"]),
     (lambda: alexnet("paper", lrn="yes"), ["lrn"]),
+    (lambda: alexnet("paper", batch_norm=1), ["batch_norm"]),
+    (lambda: alexnet("paper", width=0), ["width", "(0, 1]", "0"]),
+    (lambda: alexnet("paper", width=-0.5), ["width", "(0, 1]", "-0.5"]),
+    (lambda: alexnet("paper", width=1.5), ["width", "(0, 1]", "1.5"]),
+    (lambda: alexnet("paper", width=float("nan")), ["width", "(0, 1]", "nan"]),
+    (lambda: alexnet("paper", width=True), ["width", "(0, 1]"]),
+    (lambda: alexnet("paper", width="1/8"), ["width", "(0, 1]", "'1/8'"]),
     (lambda: alexnet("paper", groups=2), ["groups", "num_classes", "activation", "num_conv",
-                                          "dropout", "lrn", "pool"]),
+                                          "dropout", "lrn", "pool", "width", "batch_norm"]),
 ])
 def test_bad_variant_or_option_lists_valid_ones(call, words):
     with pytest.raises(ValueError) as info:
         call()
     for word in words:
         assert word in str(info.value)
+
+
+@pytest.mark.parametrize("width, filters, hidden", [
+    # 96w, 256w, 384w, 384w, 256w rounded to the nearest even number (conv2/4/5 have two
+    # groups; conv1 and conv3 feed conv2 and conv4, so their outputs must split in two too)
+    (0.5, [48, 128, 192, 192, 128], 2048),
+    (0.3, [28, 76, 116, 116, 76], 1229),      # 28.8, 76.8, 115.2, 115.2, 76.8; 1228.8
+    (0.01, [2, 2, 4, 4, 2], 41),              # 0.96, 2.56, 3.84, 3.84, 2.56: at least 2
+])
+def test_width_keeps_the_paper_groups_valid(width, filters, hidden):
+    model = alexnet("paper", width=width)
+    convs = [m for m in model if isinstance(m, nn.Conv2d)]
+    assert [m.out_channels for m in convs] == filters
+    assert [m.groups for m in convs] == [1, 2, 1, 2, 2]
+    assert all(m.in_channels % m.groups == 0 and m.out_channels % m.groups == 0 for m in convs)
+    assert [model.fc6.out_features, model.fc7.out_features] == [hidden, hidden]
+    assert model.width == width and "width=" in repr(model)
+    if width < 0.1:  # the whole chain still runs: 227 -> 6x6 after pool5 -> 1000 scores
+        x = minialex.tensor(backend.np.ones((1, 3, 227, 227), dtype=np.float32))
+        assert model(x).shape == (1, 1000)
+
+
+def test_num_classes_attribute():
+    assert cached("paper").num_classes == 1000
+    assert cached("keras-bn").num_classes == 17
+    assert alexnet("cifar-small", num_classes=8, width=1 / 8).num_classes == 8
+    assert alexnet("torchvision", num_classes=3, num_conv=3).num_classes == 3
+    small = alexnet("cifar-small", num_classes=5, width=1 / 8)
+    assert small.num_classes == small.fc8.out_features == 5
+    assert cached("paper").width == 1.0 and "width" not in repr(cached("paper")).split("\n")[0]
 
 
 def test_variants_metadata():

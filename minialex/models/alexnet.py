@@ -44,6 +44,14 @@ Variants (``python -m minialex variants`` lists them):
   conv1 and in conv2 (instead of 96 and 2x128), then 384, 384, 256; 227 input; the paper's
   initialisation.
 
+Scaled-down copies: ``width`` multiplies every variant's conv filter counts and hidden FC
+widths (the output layer keeps ``num_classes``), so ``alexnet("cifar-small", width=1/8,
+num_classes=8, input_shape=(3, 16, 16))`` is a lesson-sized AlexNet with the layer pattern,
+strides, paddings and initialisation of ``cifar-small``. Filter counts round to the nearest
+multiple of the groups they must split into (``paper`` at ``width=0.5``: 48, 128, 192, 192,
+128 filters, conv2/4/5 still in two groups), so every width in (0, 1] builds; 1.0 is the
+variant itself.
+
 The paper's initialisation (``paper``, ``single``, ``original-100``): weights from N(0, 0.01);
 biases 1 in conv2, conv4, conv5 and the hidden fully connected layers (so ReLUs start with
 positive inputs), 0 elsewhere.
@@ -52,6 +60,8 @@ positive inputs), 0 elsewhere.
 from __future__ import annotations
 
 import argparse
+import math
+import numbers
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -129,23 +139,32 @@ VARIANTS: dict[str, VariantSpec] = {v.name: v for v in (
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 _OPTIONS = ("num_classes", "activation", "num_conv", "dropout", "lrn", "pool", "ceil_mode",
-            "fc_bias", "input_shape")
+            "fc_bias", "input_shape", "width", "batch_norm")
 _POOL_SPEC = re.compile(r"^(\d+)x(\d+)/(\d+)$")
 
 
 class AlexNet(Sequential):
     """An AlexNet variant: named layers applied in order, plus what it was built for.
 
-    ``variant``, ``input_shape`` (C, H, W) and ``stages`` (title, layer names) describe it;
+    ``variant``, ``input_shape`` (C, H, W), ``width`` (the multiplier it was built with) and
+    ``stages`` (title, layer names) describe it; ``num_classes`` is the output layer's width.
     x: (N, C, H, W) -> logits (N, num_classes). A layer that fails names itself in the error.
     """
 
     def __init__(self, layers: OrderedDict[str, Module], variant: str,
-                 input_shape: tuple[int, int, int], stages: list[tuple[str, list[str]]]) -> None:
+                 input_shape: tuple[int, int, int], stages: list[tuple[str, list[str]]],
+                 width: float = 1.0) -> None:
         super().__init__(layers)
         self.variant = variant
         self.input_shape = input_shape
         self.stages = stages
+        self.width = width
+
+    @property
+    def num_classes(self) -> int:
+        """Number of class scores: out_features of the last fully connected layer."""
+        last = [m for m in self._modules.values() if isinstance(m, nn.Linear)][-1]
+        return last.out_features
 
     def forward(self, x: Tensor) -> Tensor:
         for name, layer in self._modules.items():
@@ -158,7 +177,8 @@ class AlexNet(Sequential):
         return x
 
     def extra_repr(self) -> str:
-        return f"variant={self.variant!r}, input_shape={self.input_shape}"
+        scaled = f", width={self.width:g}" if self.width != 1.0 else ""
+        return f"variant={self.variant!r}, input_shape={self.input_shape}{scaled}"
 
 
 def _choice(option: str, value: Any, valid: tuple[Any, ...]) -> Any:
@@ -176,10 +196,24 @@ def _parse_pool(spec: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(3))
 
 
+def _scaled_convs(convs: tuple[tuple[int, int, int, int, int], ...], width: float
+                  ) -> list[tuple[int, int, int, int, int]]:
+    """``convs`` with out_channels times ``width``, rounded to the nearest multiple of every
+    groups count that has to divide them: this conv's (its outputs) and the next one's (its
+    inputs), at least one such multiple."""
+    scaled = []
+    for i, (out, k, s, p, groups) in enumerate(convs):
+        following = convs[i + 1][4] if i + 1 < len(convs) else 1
+        step = math.lcm(groups, following)
+        scaled.append((max(step, math.floor(out * width / step + 0.5) * step), k, s, p, groups))
+    return scaled
+
+
 def alexnet(variant: str = "paper", num_classes: int | None = None, activation: str = "relu",
             num_conv: int = 5, dropout: float | None = None, lrn: bool | None = None,
             pool: str | None = None, ceil_mode: bool = False, fc_bias: bool = True,
-            input_shape: tuple[int, int, int] | None = None, **unknown: Any) -> AlexNet:
+            input_shape: tuple[int, int, int] | None = None, width: float = 1.0,
+            batch_norm: bool | None = None, **unknown: Any) -> AlexNet:
     """Build an AlexNet ``variant`` (see ``VARIANTS``); ``None`` options take its defaults.
 
     Options (on every variant):
@@ -193,6 +227,12 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
         ceil_mode: round pool output sizes up instead of down.
         fc_bias: False leaves out the fully connected biases (as one published count does).
         input_shape: (C, H, W) to size fc6 for; default the variant's own.
+        width: multiplier in (0, 1] for the conv filter counts and hidden FC widths (not the
+            output layer); filter counts round to the nearest multiple of the groups that
+            split them, FC widths to the nearest integer, each at least 1 group / unit.
+            ``alexnet("cifar-small", width=1/8, num_classes=8, input_shape=(3, 16, 16))``
+            is a lesson-sized AlexNet; 1.0 (default) is the variant as published.
+        batch_norm: BatchNorm after every conv block and hidden FC layer (as ``keras-bn``).
     Returns an AlexNet whose layers are named conv1, relu1, lrn1, pool1, ..., fc8.
     Raises ValueError for an unknown variant or option (listing the valid ones) and a
     LayerError (a ValueError) naming the layer when the input size cannot pass through.
@@ -216,10 +256,21 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
         raise ValueError(f"alexnet: lrn must be True, False or None (the variant's default); "
                          f"got {lrn!r}")
     use_lrn = spec.lrn if lrn is None else lrn
+    if batch_norm is not None and not isinstance(batch_norm, bool):
+        raise ValueError(f"alexnet: batch_norm must be True, False or None (the variant's "
+                         f"default); got {batch_norm!r}")
+    use_bn = spec.batch_norm if batch_norm is None else batch_norm
     kernel, stride = _parse_pool(spec.pool if pool is None else pool)
     shape = spec.input_shape if input_shape is None else tuple(int(v) for v in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"alexnet: input_shape must be (C, H, W), got {input_shape!r}")
+    if (isinstance(width, bool) or not isinstance(width, numbers.Real)
+            or not 0.0 < float(width) <= 1.0):
+        raise ValueError(f"alexnet: width must be a number in (0, 1] (a fraction of the "
+                         f"variant's filter counts and FC widths); got {width!r}")
+    width = float(width)
+    convs = _scaled_convs(spec.convs, width)
+    hiddens = [max(1, math.floor(h * width + 0.5)) for h in spec.hidden]
 
     act = _ACTIVATIONS[activation]
     layers: OrderedDict[str, Module] = OrderedDict()
@@ -230,7 +281,7 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
         stages.append((title, [n for n, _ in named]))
 
     channels = shape[0]
-    for i, (out, k, s, p, groups) in enumerate(spec.convs[:num_conv], start=1):
+    for i, (out, k, s, p, groups) in enumerate(convs[:num_conv], start=1):
         block: list[tuple[str, Module]] = [
             (f"conv{i}", nn.Conv2d(channels, out, k, stride=s, padding=p, groups=groups)),
             (f"{activation}{i}", act())]
@@ -239,7 +290,7 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
         if i <= 2 or i == num_conv:
             block.append((f"pool{i}", nn.MaxPool2d(kernel, stride, padding=spec.pool_padding,
                                                    ceil_mode=ceil_mode)))
-        if spec.batch_norm:
+        if use_bn:
             block.append((f"bn{i}", nn.BatchNorm2d(out)))
         stage(_block_title(i, block, groups), *block)
         channels = out
@@ -252,20 +303,20 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
     features = infer_shape(Sequential(layers), shape)  # raises LayerError naming the layer
     stages.append((f"feature maps to one vector of {features[0]:,} values", [n for n, _ in head]))
 
-    width = features[0]
-    for j, hidden in enumerate(spec.hidden, start=6):
+    n_in = features[0]
+    for j, hidden in enumerate(hiddens, start=6):
         drop = [(f"drop{j}", nn.Dropout(p_drop))] if p_drop > 0 else []
-        fc = [(f"fc{j}", nn.Linear(width, hidden, bias=fc_bias)), (f"{activation}{j}", act())]
+        fc = [(f"fc{j}", nn.Linear(n_in, hidden, bias=fc_bias)), (f"{activation}{j}", act())]
         block = drop + fc if spec.dropout_placement == "before" else fc + drop
-        if spec.batch_norm:
+        if use_bn:
             block.append((f"bn{j}", nn.BatchNorm1d(hidden)))
-        stage(f"fully connected fc{j}: {width:,} -> {hidden:,}", *block)
-        width = hidden
-    last = f"fc{6 + len(spec.hidden)}"
-    stage(f"output {last}: {width:,} -> {num_classes:,} class scores",
-          (last, nn.Linear(width, num_classes, bias=fc_bias)))
+        stage(f"fully connected fc{j}: {n_in:,} -> {hidden:,}", *block)
+        n_in = hidden
+    last = f"fc{6 + len(hiddens)}"
+    stage(f"output {last}: {n_in:,} -> {num_classes:,} class scores",
+          (last, nn.Linear(n_in, num_classes, bias=fc_bias)))
 
-    model = AlexNet(layers, variant, shape, stages)
+    model = AlexNet(layers, variant, shape, stages, width)
     _INITIALISERS[spec.init](model, activation)
     return model
 
