@@ -49,7 +49,7 @@ paper's argument is that non-saturating units make gradient descent much faster.
 section("2. The experiment")
 if args.data_dir is not None:
     full = CIFAR10(args.data_dir, train=True)
-    n_train = 1024 if args.quick else 10_000
+    n_train = min(len(full), 1024 if args.quick else 10_000)
     pick = np.sort(np.random.default_rng(args.seed).choice(len(full), n_train, replace=False))
     dataset_name = f"CIFAR-10 ({n_train} training images, 32x32)"
 else:
