@@ -47,8 +47,8 @@ test_set = Shapes(n_test, image_size=img, seed=args.seed, train=False)
 classes = train_set.num_classes
 positions = (img - crop + 1) ** 2
 say(f"""
-The paper cut random 224x224 windows out of 256x256 images: (256 - 224)^2 = 1024 positions
-(the paper counts 32 x 32), times 2 for the mirror image, a 2048-fold larger training set,
+The paper cut random 224x224 windows out of 256x256 images: it counts 32 x 32 = 1024
+positions (strictly 33 x 33), times 2 for the mirror image, a 2048-fold larger training set,
 though the crops are of course highly correlated. Scaled down here: {crop}x{crop} crops of
 {img}x{img} shapes images, {positions} positions x 2 flips = {2 * positions} variants of each
 image. At test time the network sees the centre crop, or the paper's ten crops (four corners
