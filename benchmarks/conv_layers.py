@@ -4,7 +4,11 @@ The GEMM ceiling is the time of the matrix products alone (one forward GEMM and 
 GEMMs per group, same M, N, K, on ready-made contiguous arrays): the gap between it and
 minialex is the im2col/col2im overhead.
 
-    python benchmarks/conv_layers.py [--quick] [--device gpu]
+conv1 is timed as a network trains it: its input (the images) needs no gradient, so backward
+computes only dW and db (all three candidates skip the input gradient and the GEMM ceiling has
+two products). The row "conv1 +dx" times it with the input gradient as well.
+
+    python benchmarks/conv_layers.py [--quick] [--device gpu] [--threads N] [--timer cpu]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from harness import (
     optional_torch,
     print_table,
     time_interleaved,
+    timer_description,
     write_json,
 )
 
@@ -28,6 +33,7 @@ from minialex.functional._checks import output_size
 # (name, C_in, C_out, kernel, stride, padding, groups, input side): the paper's two-tower net.
 LAYERS = [
     ("conv1", 3, 96, 11, 4, 0, 1, 227),
+    ("conv1 +dx", 3, 96, 11, 4, 0, 1, 227),
     ("conv2", 96, 256, 5, 1, 2, 2, 27),
     ("conv3", 256, 384, 3, 1, 1, 1, 13),
     ("conv4", 384, 384, 3, 1, 1, 2, 13),
@@ -46,7 +52,7 @@ def main() -> None:
         torch = None
     rng = backend.np.random.default_rng(0)
     print(f"machine: {machine_description(args.device)}")
-    print(f"batch {batch}, float32, median of {rounds} interleaved rounds, forward + backward")
+    print(f"batch {batch}, float32, forward + backward, {timer_description(args, rounds)}")
 
     rows, results = [], []
     for name, cin, cout, k, s, p, g, side in LAYERS:
@@ -55,7 +61,8 @@ def main() -> None:
         host_w = (rng.standard_normal((cout, cin // g, k, k)) * 0.01).astype("float32")
         host_b = rng.standard_normal(cout).astype("float32")
         host_gy = rng.standard_normal((batch, cout, out_side, out_side)).astype("float32")
-        x = minialex.Tensor(xp.asarray(host_x), requires_grad=True)
+        dx = name != "conv1"  # the first layer's input needs no gradient
+        x = minialex.Tensor(xp.asarray(host_x), requires_grad=dx)
         w = minialex.Tensor(xp.asarray(host_w), requires_grad=True)
         b = minialex.Tensor(xp.asarray(host_b), requires_grad=True)
         gy = xp.asarray(host_gy)
@@ -70,14 +77,15 @@ def main() -> None:
         wmat = xp.asarray(rng.standard_normal((g, kk, n)).astype("float32"))
         gmat = xp.asarray(rng.standard_normal((g, m, n)).astype("float32"))
 
-        def gemm(cols=cols, wmat=wmat, gmat=gmat) -> None:
-            cols @ wmat                      # forward
-            cols.transpose(0, 2, 1) @ gmat   # weight gradient
-            gmat @ wmat.transpose(0, 2, 1)   # column gradient (before col2im)
+        def gemm(cols=cols, wmat=wmat, gmat=gmat, dx=dx) -> None:
+            cols @ wmat                          # forward
+            cols.transpose(0, 2, 1) @ gmat       # weight gradient
+            if dx:
+                gmat @ wmat.transpose(0, 2, 1)   # column gradient (before col2im)
 
         candidates = {"minialex": ours, "gemm": gemm}
         if torch is not None:
-            tx = torch.tensor(host_x, device=tdev, requires_grad=True)
+            tx = torch.tensor(host_x, device=tdev, requires_grad=dx)
             tw = torch.tensor(host_w, device=tdev, requires_grad=True)
             tb = torch.tensor(host_b, device=tdev, requires_grad=True)
             tg = torch.tensor(host_gy, device=tdev)
@@ -87,7 +95,7 @@ def main() -> None:
                 torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p, groups=g).backward(tg)
 
             candidates["torch"] = theirs
-        t = time_interleaved(candidates, rounds, device=args.device)
+        t = time_interleaved(candidates, rounds, device=args.device, timer=args.timer)
         t_torch = t.get("torch")
         rows.append([name, f"{cin}->{cout} k{k} s{s} p{p} g{g} @{side}",
                      fmt_ms(t["minialex"]), fmt_ms(t_torch), fmt_ms(t["gemm"]),

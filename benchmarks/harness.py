@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,9 @@ from minialex import backend
 np = backend.np
 
 
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def bench_args(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one round (CI smoke)")
@@ -30,10 +34,35 @@ def bench_args(description: str) -> argparse.Namespace:
                         help="gpu: minialex on CuPy vs PyTorch CUDA")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per candidate")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for both NumPy's BLAS and PyTorch (default: theirs)")
+    parser.add_argument("--timer", choices=("wall", "cpu"), default="wall",
+                        help="wall: median wall-clock time (a quiet machine); cpu: best "
+                             "process CPU time (less disturbed by other load; use --threads 1)")
     args = parser.parse_args()
+    if args.threads is not None:
+        _limit_threads(args.threads)
     if args.device == "gpu":
         backend.use("cupy")
     return args
+
+
+def _limit_threads(threads: int) -> None:
+    """BLAS reads its thread count when NumPy is imported: restart this script with the
+    variables set (once), then limit PyTorch too."""
+    wanted = str(threads)
+    if any(os.environ.get(v) != wanted for v in _THREAD_VARIABLES):
+        env = dict(os.environ, **{v: wanted for v in _THREAD_VARIABLES})
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    torch = optional_torch()
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+def timer_description(args: argparse.Namespace, rounds: int) -> str:
+    what = ("median wall-clock time" if args.timer == "wall"
+            else "best process CPU time (user + system)")
+    return f"{what} of {rounds} interleaved rounds"
 
 
 def optional_torch() -> Any:
@@ -55,8 +84,12 @@ def synchronize(device: str) -> None:
 
 
 def time_interleaved(candidates: dict[str, Callable[[], Any]], rounds: int, warmup: int = 1,
-                     device: str = "cpu") -> dict[str, float]:
-    """Median seconds per call of each candidate, measured in interleaved rounds."""
+                     device: str = "cpu", timer: str = "wall") -> dict[str, float]:
+    """Seconds per call of each candidate, measured in interleaved rounds: the median of
+    wall-clock times (``timer="wall"``) or the best process CPU time (``timer="cpu"``, which
+    on a loaded machine counts only this process's work; GPU work is not CPU time)."""
+    clock = time.perf_counter if timer == "wall" else time.process_time
+    pick = statistics.median if timer == "wall" else min
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
@@ -65,11 +98,11 @@ def time_interleaved(candidates: dict[str, Callable[[], Any]], rounds: int, warm
     for _ in range(rounds):
         for name, fn in candidates.items():
             synchronize(device)
-            start = time.perf_counter()
+            start = clock()
             fn()
             synchronize(device)
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(s) for name, s in samples.items()}
+            samples[name].append(clock() - start)
+    return {name: pick(s) for name, s in samples.items()}
 
 
 def machine_description(device: str = "cpu") -> str:
@@ -81,7 +114,9 @@ def machine_description(device: str = "cpu") -> str:
                 break
     except OSError:
         pass
-    text = f"{cpu}, {os.cpu_count()} cores, numpy {np.__version__}"
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    text = (f"{datetime.date.today().isoformat()}, {cpu}, {os.cpu_count()} cores, "
+            f"numpy {np.__version__} (BLAS threads: {blas})")
     torch = optional_torch()
     if torch is not None:
         text += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"

@@ -1,8 +1,11 @@
 """Max pool, LRN, dropout and batch norm, forward + backward: minialex vs PyTorch.
 
-Shapes are AlexNet's first block at batch 32 (96 x 55 x 55 feature maps) and its FC input.
+Shapes are AlexNet's (batch 32 unless --quick): the feature maps of block 1 (96 x 55 x 55) and
+block 2 (256 x 27 x 27), pool5's input (256 x 13 x 13), the FC input (9216) and the small maps
+and FC widths where keras-bn applies BatchNorm (256 x 6 x 6, 4096), where per-call overheads
+weigh most.
 
-    python benchmarks/layers.py [--quick] [--device gpu]
+    python benchmarks/layers.py [--quick] [--device gpu] [--threads N] [--timer cpu]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from harness import (
     optional_torch,
     print_table,
     time_interleaved,
+    timer_description,
     write_json,
 )
 
@@ -24,22 +28,38 @@ from minialex import backend
 
 
 def cases(torch):
-    """(name, input shape, minialex op, torch op or None) for each layer."""
+    """(name, input shape without the batch, minialex op, torch op or None) for each layer.
+
+    Ops take (x, state), state = (running_mean, running_var, weight, bias) for batch norm.
+    """
     tf = torch.nn.functional if torch is not None else None
+
+    def pair(ours, theirs):
+        return ours, (theirs if tf else None)
+
+    def bn(training):
+        return pair(lambda x, st: F.batch_norm(x, *st, training=training),
+                    lambda x, st: tf.batch_norm(x, *st, training=training))
+
     return [
-        ("max_pool2d 3/2", (96, 55, 55),
-         lambda x, _: F.max_pool2d(x, 3, 2),
-         (lambda x, _: tf.max_pool2d(x, 3, 2)) if tf else None),
+        ("max_pool2d 3/2", (96, 55, 55), *pair(lambda x, _: F.max_pool2d(x, 3, 2),
+                                               lambda x, _: tf.max_pool2d(x, 3, 2))),
+        ("max_pool2d 3/2", (256, 13, 13), *pair(lambda x, _: F.max_pool2d(x, 3, 2),
+                                                lambda x, _: tf.max_pool2d(x, 3, 2))),
+        ("max_pool2d 2/2", (96, 54, 54), *pair(lambda x, _: F.max_pool2d(x, 2, 2),
+                                               lambda x, _: tf.max_pool2d(x, 2, 2))),
         ("local_response_norm", (96, 55, 55),
-         lambda x, _: F.local_response_norm(x, 5, 1e-4, 0.75, 2.0),
-         (lambda x, _: tf.local_response_norm(x, 5, 5e-4, 0.75, 2.0)) if tf else None),
-        ("dropout p=0.5", (9216,),
-         lambda x, _: F.dropout(x, 0.5, training=True),
-         (lambda x, _: tf.dropout(x, 0.5, training=True)) if tf else None),
-        ("batch_norm (train)", (96, 55, 55),
-         lambda x, st: F.batch_norm(x, st[0], st[1], st[2], st[3], training=True),
-         (lambda x, st: tf.batch_norm(x, st[0], st[1], st[2], st[3], training=True))
-         if tf else None),
+         *pair(lambda x, _: F.local_response_norm(x, 5, 1e-4, 0.75, 2.0),
+               lambda x, _: tf.local_response_norm(x, 5, 5e-4, 0.75, 2.0))),
+        ("local_response_norm", (256, 27, 27),
+         *pair(lambda x, _: F.local_response_norm(x, 5, 1e-4, 0.75, 2.0),
+               lambda x, _: tf.local_response_norm(x, 5, 5e-4, 0.75, 2.0))),
+        ("dropout p=0.5", (9216,), *pair(lambda x, _: F.dropout(x, 0.5, training=True),
+                                         lambda x, _: tf.dropout(x, 0.5, training=True))),
+        ("batch_norm (train)", (96, 55, 55), *bn(True)),
+        ("batch_norm (train)", (256, 6, 6), *bn(True)),
+        ("batch_norm (train)", (4096,), *bn(True)),
+        ("batch_norm (eval)", (96, 27, 27), *bn(False)),
     ]
 
 
@@ -54,7 +74,7 @@ def main() -> None:
         torch = None
     rng = backend.np.random.default_rng(0)
     print(f"machine: {machine_description(args.device)}")
-    print(f"batch {batch}, float32, median of {rounds} interleaved rounds, forward + backward")
+    print(f"batch {batch}, float32, forward + backward, {timer_description(args, rounds)}")
 
     table, results = [], []
     for name, shape, ours_op, torch_op in cases(torch):
@@ -85,12 +105,12 @@ def main() -> None:
                 op(tx, tstate).backward(tg)
 
             candidates["torch"] = theirs
-        t = time_interleaved(candidates, rounds, device=args.device)
+        t = time_interleaved(candidates, rounds, device=args.device, timer=args.timer)
         t_torch = t.get("torch")
         table.append([name, "x".join(map(str, (batch, *shape))), fmt_ms(t["minialex"]),
                       fmt_ms(t_torch), fmt_ratio(t["minialex"], t_torch)])
-        results.append({"layer": name, "minialex_s": t["minialex"], "torch_s": t_torch,
-                        "batch": batch})
+        results.append({"layer": name, "input": [batch, *shape], "minialex_s": t["minialex"],
+                        "torch_s": t_torch})
     print_table("layer forward+backward (ms)",
                 ["layer", "input", "minialex", "torch", "vs torch"], table)
     write_json(args.json, "layers", args.device, results)

@@ -4,7 +4,7 @@ The PyTorch model is a mirror of the minialex one (``minialex.interop.to_torch``
 same weights. Peak memory is the growth of the process's peak resident set during one
 training step, measured for each framework in a fresh child process.
 
-    python benchmarks/network.py [--quick] [--device gpu]
+    python benchmarks/network.py [--quick] [--device gpu] [--threads N] [--timer cpu]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from harness import (
     optional_torch,
     print_table,
     time_interleaved,
+    timer_description,
     write_json,
 )
 
@@ -107,6 +108,8 @@ def main() -> None:
     if torch is not None and tdev == "cuda" and not torch.cuda.is_available():
         torch = None
     print(f"machine: {machine_description(args.device)}")
+    print(f"float32, one training step (forward, cross-entropy, backward), "
+          f"{timer_description(args, args.rounds or 3)} (1 round at batch 128 for 224/227 inputs)")
     table, results = [], []
     for variant in variants:
         for batch in batches:
@@ -116,7 +119,7 @@ def main() -> None:
                 candidates["torch"] = torch_step(torch, model, x, y, tdev)
             big = batch * x[0].size > 32 * 3 * 227 * 227
             rounds = args.rounds or (1 if args.quick or big else 3)
-            t = time_interleaved(candidates, rounds, device=args.device)
+            t = time_interleaved(candidates, rounds, device=args.device, timer=args.timer)
             t_torch = t.get("torch")
             mem = {}
             if args.device == "cpu" and not args.quick and batch in (8, 32):
