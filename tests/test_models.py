@@ -269,6 +269,18 @@ def test_paper_initialisation():
     assert all(p.dtype == np.float32 for p in model.parameters())
 
 
+def test_init_option_replaces_the_variants_initialisation():
+    """original-100 starts from the paper's init; init="kaiming" gives He weights, zero biases."""
+    paper = alexnet("original-100", width=0.5)
+    assert np.all(paper.conv2.bias.data == 1.0)
+    he = alexnet("original-100", width=0.5, init="kaiming")
+    assert np.all(he.conv2.bias.data == 0.0) and np.all(he.fc6.bias.data == 0.0)
+    fan_in = 192 * 3 * 3  # conv4 at width 0.5: 384 / 2 = 192 input channels
+    assert abs(float(he.conv4.weight.data.std()) / math.sqrt(2 / fan_in) - 1) < 0.03
+    with pytest.raises(ValueError, match="init.*'paper'.*'kaiming'"):
+        alexnet("cifar-small", init="he")
+
+
 def test_cifar_small_and_keras_initialisation():
     small = alexnet("cifar-small")
     fan_in = 64 * 5 * 5  # conv2

@@ -139,7 +139,7 @@ VARIANTS: dict[str, VariantSpec] = {v.name: v for v in (
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 _OPTIONS = ("num_classes", "activation", "num_conv", "dropout", "lrn", "pool", "ceil_mode",
-            "fc_bias", "input_shape", "width", "batch_norm")
+            "fc_bias", "input_shape", "width", "batch_norm", "init")
 _POOL_SPEC = re.compile(r"^(\d+)x(\d+)/(\d+)$")
 
 
@@ -213,7 +213,8 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
             num_conv: int = 5, dropout: float | None = None, lrn: bool | None = None,
             pool: str | None = None, ceil_mode: bool = False, fc_bias: bool = True,
             input_shape: tuple[int, int, int] | None = None, width: float = 1.0,
-            batch_norm: bool | None = None, **unknown: Any) -> AlexNet:
+            batch_norm: bool | None = None, init: str | None = None,
+            **unknown: Any) -> AlexNet:
     """Build an AlexNet ``variant`` (see ``VARIANTS``); ``None`` options take its defaults.
 
     Options (on every variant):
@@ -233,6 +234,9 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
             ``alexnet("cifar-small", width=1/8, num_classes=8, input_shape=(3, 16, 16))``
             is a lesson-sized AlexNet; 1.0 (default) is the variant as published.
         batch_norm: BatchNorm after every conv block and hidden FC layer (as ``keras-bn``).
+        init: "paper", "torch", "keras" or "kaiming" (see the module docstring); default the
+            variant's own, e.g. ``original-100`` with ``init="kaiming"`` starts like
+            ``cifar-small``.
     Returns an AlexNet whose layers are named conv1, relu1, lrn1, pool1, ..., fc8.
     Raises ValueError for an unknown variant or option (listing the valid ones) and a
     LayerError (a ValueError) naming the layer when the input size cannot pass through.
@@ -260,6 +264,7 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
         raise ValueError(f"alexnet: batch_norm must be True, False or None (the variant's "
                          f"default); got {batch_norm!r}")
     use_bn = spec.batch_norm if batch_norm is None else batch_norm
+    init_name = spec.init if init is None else _choice("init", init, tuple(_INITIALISERS))
     kernel, stride = _parse_pool(spec.pool if pool is None else pool)
     shape = spec.input_shape if input_shape is None else tuple(int(v) for v in input_shape)
     if len(shape) != 3 or min(shape) < 1:
@@ -317,7 +322,7 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
           (last, nn.Linear(n_in, num_classes, bias=fc_bias)))
 
     model = AlexNet(layers, variant, shape, stages, width)
-    _INITIALISERS[spec.init](model, activation)
+    _INITIALISERS[init_name](model, activation)
     return model
 
 
