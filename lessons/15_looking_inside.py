@@ -10,14 +10,12 @@ N(0, 0.01) versus Xavier/Glorot and He), and the large 5x5 kernel of conv2, whic
 
 from __future__ import annotations
 
-import dataclasses
-
 from common import Timer, claim, lesson_args, save_figure, say, section
 
 import minialex
 from minialex import backend, nn
 from minialex.data import DataLoader, Normalize, Shapes
-from minialex.models import VARIANTS, alexnet
+from minialex.models import alexnet
 from minialex.optim import Adam
 from minialex.train import evaluate, fit
 from minialex.viz import feature_maps, filter_grid, image_grid, plot_curves
@@ -33,22 +31,17 @@ say("""
 The paper's figure 3 shows the 96 conv1 kernels after training: oriented edges, stripes of
 several frequencies and colour blobs, split between the towers (one tower learned mostly
 colour-agnostic kernels, the other colour-specific ones). A CPU lesson cannot train for 90
-epochs on ImageNet, so this is a short run of a lesson-sized AlexNet (the layer pattern of
-lesson 12, 24 conv1 kernels of 5x5) on 16x16 shapes. Expect cruder kernels: after a few
-thousand updates they still carry much of their random start (the printed change of their
-norm says how much); clean edge and colour detectors take far longer to emerge. The feature
-maps below show that even these kernels already respond to edges and colour regions.
+epochs on ImageNet, so this is a short run of a lesson-sized AlexNet (cifar-small at 1/8
+width as in lesson 12: 8 conv1 kernels of 11x11, the paper's kernel size) on 32x32
+shapes. Expect cruder kernels: after a few hundred updates they still carry much of their
+random start (the printed change of their norm says how much); clean edge and colour
+detectors take far longer to emerge. The feature maps below show that even these kernels
+already respond to edges and colour regions.
 """)
-size = 16
+size = 32
 n_train, epochs = (600, 1) if args.quick else (3000, 4)
-spec = dataclasses.replace(
-    VARIANTS["cifar-small"], name="small-x8-24",
-    description="cifar-small at 1/8 width with 24 conv1 kernels (lesson 15)",
-    convs=((24, 5, 1, 2, 1), (32, 5, 1, 2, 1), (48, 3, 1, 1, 1), (48, 3, 1, 1, 1),
-           (32, 3, 1, 1, 1)),
-    hidden=(64, 64), dropout=0.0)
-VARIANTS[spec.name] = spec
-model = alexnet(spec.name, num_classes=8, input_shape=(3, size, size))
+model = alexnet("cifar-small", width=1 / 8, num_classes=8, input_shape=(3, size, size),
+                dropout=0.0)
 train_set = Shapes(n_train, size, seed=args.seed, train=True)
 test_set = Shapes(400, size, seed=args.seed, train=False)
 normalise = Normalize([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
@@ -64,7 +57,8 @@ print(f"  {epochs} epoch(s) on {n_train} images in {t_train.seconds:.1f} s: test
       f"{result['top1']:.3f} (chance {1 / train_set.num_classes:.3f})")
 print(f"  conv1 weights moved by {change:.0%} of their initial norm")
 fig = filter_grid(model.conv1.weight, ncols=8,
-                  title=f"conv1: {learned.shape[0]} learned 5x5 RGB kernels")
+                  title=f"conv1: {learned.shape[0]} learned {learned.shape[2]}x{learned.shape[3]} "
+                        "RGB kernels")
 save_figure(fig, args, "conv1_filters")
 
 section("2. One image through the network")
