@@ -1,8 +1,10 @@
 """Whole AlexNet forward + backward: images per second and peak memory, minialex vs PyTorch.
 
 The PyTorch model is a mirror of the minialex one (``minialex.interop.to_torch``): same layers,
-same weights. Peak memory is the growth of the process's peak resident set during one
-training step, measured for each framework in a fresh child process.
+same weights. Peak memory is the growth of the process's peak resident set (VmHWM, reset just
+before the step) above its size before one training step, measured for each framework in a
+fresh child process (Linux; "-" elsewhere). ``ru_maxrss`` would not do: a child inherits the
+parent's high-water mark across fork and exec.
 
     python benchmarks/network.py [--quick] [--device gpu] [--threads N] [--timer cpu]
 """
@@ -66,9 +68,16 @@ def torch_step(torch, model, x, y, device: str):
 
 
 _CHILD = """
-import json, resource, sys
+import json, sys
 sys.path.insert(0, {bench_dir!r})
 from network import build, minialex_step, torch_step
+
+def status_bytes(key):  # a line of /proc/self/status such as "VmHWM:  123 kB"
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+
 variant, batch, framework = {variant!r}, {batch}, {framework!r}
 model, x, y = build(variant, batch)
 if framework == "torch":
@@ -77,11 +86,14 @@ if framework == "torch":
     step = torch_step(torch, model, x, y, "cpu")
 else:
     step = minialex_step(model, x, y)
-with open("/proc/self/statm") as f:
-    before = int(f.read().split()[1]) * resource.getpagesize()
+before = status_bytes("VmRSS")
+try:  # reset the peak (VmHWM) to the current size, so building the model does not count
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+except OSError:
+    pass
 step()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps(max(0, peak - before)))
+print(json.dumps(max(0, status_bytes("VmHWM") - before)))
 """
 
 
