@@ -38,9 +38,7 @@ def xp(request):
     callspec = getattr(request.node, "callspec", None)
     name = getattr(request, "param", None) or (
         callspec.params.get("xp_name") if callspec is not None else None) or "numpy"
-    if name == "cupy":
-        return backend.require_cupy()
-    return backend.np
+    return array_module(name)
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +51,33 @@ def _seeded():
 @pytest.fixture
 def torch():
     """PyTorch as an independent oracle; the test is skipped (with the reason) when absent."""
+    return import_torch()
+
+
+# ---------------------------------------------------------------- plain helpers for test files
+def array_module(name: str):
+    """numpy or cupy by name (cupy raises with the reason when unavailable)."""
+    return backend.require_cupy() if name == "cupy" else backend.np
+
+
+def import_torch():
+    """PyTorch, or skip the calling test with the reason when it is not installed."""
     module = pytest.importorskip(
         "torch", reason="PyTorch oracle not installed (pip install torch==2.13.0)")
     module.set_num_threads(1)
     return module
+
+
+def assert_close_scaled(ours, theirs, tol: float) -> None:
+    """|ours - theirs| <= tol * max(1, max |theirs|): relative for O(1) and larger values.
+
+    Not element-wise relative error: where a true value is a near-cancellation (batch-norm
+    input gradients at N = 2, tanh'(7) computed from a float32 tanh) its last digits are
+    rounding noise in any library. Test inputs are O(1), so a wrong formula still misses by
+    far more than the tolerance.
+    """
+    np = backend.np
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    assert ours.shape == theirs.shape, f"shape {ours.shape} != {theirs.shape}"
+    err = np.abs(ours - theirs).max()
+    assert err <= tol * max(1.0, np.abs(theirs).max()), f"max abs error {err:.3g}"

@@ -6,44 +6,21 @@ import functools
 import warnings
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, array_module, assert_close_scaled, import_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minialex
 import minialex.functional as F
-from minialex import Tensor, backend, nn
+from minialex import Tensor, nn
 from minialex.backend import np
 
 # rel_error-style tolerance: |analytic - numeric| <= 1e-8 + 1e-6 |numeric| per element.
 gradcheck = functools.partial(minialex.gradcheck, atol=1e-8, rtol=1e-6)
 
 
-def _xp(name: str):
-    return backend.require_cupy() if name == "cupy" else np
-
-
-def _torch():
-    torch = pytest.importorskip("torch", reason="PyTorch oracle not installed")
-    torch.set_num_threads(1)
-    return torch
-
-
 def _data(shape, seed, dtype=np.float64, scale=2.0):
     return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
-
-
-def _assert_close(ours, theirs, tol):
-    """|ours - theirs| <= tol * max(1, max |theirs|).
-
-    Not element-wise relative error: tanh'(x) = 1 - tanh(x)**2 for |x| ~ 7 is 1e-6 computed
-    from a tanh that float32 rounds to 6e-8, so its last digits are noise in any library.
-    Inputs here are O(1), so a wrong formula misses by far more than the tolerance.
-    """
-    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
-    assert ours.shape == theirs.shape
-    err = np.abs(ours - theirs).max()
-    assert err <= tol * max(1.0, np.abs(theirs).max()), f"max abs error {err:.3g}"
 
 
 shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4)
@@ -62,7 +39,8 @@ def _away_from_zero(x):
 @pytest.mark.parametrize("name", list(ELEMENTWISE))
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_elementwise_gradcheck(xp_name, name, shape, seed):
-    x = Tensor(_xp(xp_name).asarray(_away_from_zero(_data(shape, seed))), requires_grad=True)
+    xp = array_module(xp_name)
+    x = Tensor(xp.asarray(_away_from_zero(_data(shape, seed))), requires_grad=True)
     assert gradcheck(ELEMENTWISE[name], [x])
 
 
@@ -72,7 +50,7 @@ def test_elementwise_gradcheck(xp_name, name, shape, seed):
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_softmax_gradcheck(xp_name, name, shape, data, seed):
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
-    x = Tensor(_xp(xp_name).asarray(_data(shape, seed)), requires_grad=True)
+    x = Tensor(array_module(xp_name).asarray(_data(shape, seed)), requires_grad=True)
     assert gradcheck(lambda t: ALONG_DIM[name](t, dim), [x])
 
 
@@ -80,7 +58,7 @@ def test_softmax_gradcheck(xp_name, name, shape, data, seed):
 @given(shapes, st.data(), st.sampled_from(["float64", "float32"]), st.integers(0, 2**16))
 @pytest.mark.parametrize("name", list(ELEMENTWISE) + list(ALONG_DIM))
 def test_matches_torch(name, shape, data, dtype, seed):
-    torch = _torch()
+    torch = import_torch()
     tol = 1e-10 if dtype == "float64" else 1e-4
     x = _away_from_zero(_data(shape, seed, np.dtype(dtype), scale=4.0))
     g = _data(shape, seed + 1, np.dtype(dtype))
@@ -97,8 +75,8 @@ def test_matches_torch(name, shape, data, dtype, seed):
     tout = torch_fn(tx)
     tout.backward(torch.tensor(g))
     assert out.dtype == np.dtype(dtype) and t.grad.dtype == np.dtype(dtype)
-    _assert_close(out.data, tout.detach().numpy(), tol)
-    _assert_close(t.grad, tx.grad.numpy(), tol)
+    assert_close_scaled(out.data, tout.detach().numpy(), tol)
+    assert_close_scaled(t.grad, tx.grad.numpy(), tol)
 
 
 def test_relu_by_hand_and_gradient_at_zero():

@@ -6,7 +6,7 @@ import functools
 import math
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, array_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,15 +19,11 @@ from minialex.backend import np
 gradcheck = functools.partial(minialex.gradcheck, atol=1e-8, rtol=1e-6)
 
 
-def _xp(name: str):
-    return backend.require_cupy() if name == "cupy" else np
-
-
 @pytest.mark.parametrize("xp_name", BACKENDS)
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
 def test_zero_fraction_and_mean_within_binomial_bounds(xp_name, p):
     n = 200_000
-    x = Tensor(_xp(xp_name).ones(n, dtype=np.float32))
+    x = Tensor(array_module(xp_name).ones(n, dtype=np.float32))
     out = F.dropout(x, p).numpy()
     assert out.dtype == np.float32
     # Each element is dropped independently: the zero count is Binomial(n, p).
@@ -41,7 +37,7 @@ def test_zero_fraction_and_mean_within_binomial_bounds(xp_name, p):
 
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_identity_in_eval_and_for_p_zero_zeros_for_p_one(xp_name):
-    xp = _xp(xp_name)
+    xp = array_module(xp_name)
     x = Tensor(xp.asarray(np.arange(1.0, 7.0).reshape(2, 3)), requires_grad=True)
     np.testing.assert_array_equal(F.dropout(x, 0.5, training=False).numpy(), x.numpy())
     np.testing.assert_array_equal(F.dropout(x, 0.0).numpy(), x.numpy())
@@ -53,7 +49,7 @@ def test_identity_in_eval_and_for_p_zero_zeros_for_p_one(xp_name):
 
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_backward_uses_the_forward_mask(xp_name):
-    xp = _xp(xp_name)
+    xp = array_module(xp_name)
     data = np.random.default_rng(0).uniform(1, 2, (50, 40)).astype(np.float32)
     x = Tensor(xp.asarray(data), requires_grad=True)
     out = F.dropout(x, 0.3)
@@ -70,7 +66,7 @@ def test_backward_uses_the_forward_mask(xp_name):
        st.integers(0, 2**16))
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_dropout_gradcheck(xp_name, shape, p, seed):
-    xp = _xp(xp_name)
+    xp = array_module(xp_name)
     x = Tensor(xp.asarray(np.random.default_rng(seed).standard_normal(shape)),
                requires_grad=True)
 

@@ -5,19 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, array_module
 
 from minialex import Tensor, backend, nn
 from minialex.backend import np
 from minialex.nn import init
 
 
-def _xp(name: str):
-    return backend.require_cupy() if name == "cupy" else np
-
-
 def _param(xp_name, shape, dtype=np.float32):
-    return nn.Parameter(_xp(xp_name).zeros(shape, dtype=dtype))
+    return nn.Parameter(array_module(xp_name).zeros(shape, dtype=dtype))
 
 
 def _assert_normal(values, mean, std):

@@ -7,27 +7,17 @@ import math
 import warnings
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, array_module, import_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minialex
 import minialex.functional as F
-from minialex import Tensor, backend, nn, rel_error
+from minialex import Tensor, nn, rel_error
 from minialex.backend import np
 
 # rel_error-style tolerance: |analytic - numeric| <= 1e-8 + 1e-6 |numeric| per element.
 gradcheck = functools.partial(minialex.gradcheck, atol=1e-8, rtol=1e-6)
-
-
-def _xp(name: str):
-    return backend.require_cupy() if name == "cupy" else np
-
-
-def _torch():
-    torch = pytest.importorskip("torch", reason="PyTorch oracle not installed")
-    torch.set_num_threads(1)
-    return torch
 
 
 def _data(shape, seed, dtype=np.float64, scale=1.0):
@@ -40,7 +30,7 @@ def _data(shape, seed, dtype=np.float64, scale=1.0):
        st.integers(0, 2**16))
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_linear_gradcheck(xp_name, n, fin, fout, with_bias, seed):
-    xp = _xp(xp_name)
+    xp = array_module(xp_name)
     x = Tensor(xp.asarray(_data((n, fin), seed)), requires_grad=True)
     w = Tensor(xp.asarray(_data((fout, fin), seed + 1)), requires_grad=True)
     b = Tensor(xp.asarray(_data((fout,), seed + 2)), requires_grad=True) if with_bias else None
@@ -64,7 +54,7 @@ def test_linear_by_hand_and_batch_axes():
 @given(st.integers(1, 4), st.integers(1, 6), st.integers(1, 5),
        st.sampled_from(["float64", "float32"]), st.integers(0, 2**16))
 def test_linear_matches_torch(n, fin, fout, dtype, seed):
-    torch = _torch()
+    torch = import_torch()
     tol = 1e-10 if dtype == "float64" else 1e-4
     arrays = [_data(s, seed + i, np.dtype(dtype)) for i, s in
               enumerate([(n, fin), (fout, fin), (fout,), (n, fout)])]
@@ -162,7 +152,7 @@ def test_cross_entropy_by_hand():
        st.integers(0, 2**16))
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_cross_entropy_gradcheck(xp_name, n, classes, reduction, seed):
-    xp = _xp(xp_name)
+    xp = array_module(xp_name)
     logits = Tensor(xp.asarray(_data((n, classes), seed, scale=3.0)), requires_grad=True)
     target = xp.asarray(np.random.default_rng(seed).integers(0, classes, n))
     assert gradcheck(lambda z: F.cross_entropy(z, target, reduction), [logits])
@@ -174,7 +164,7 @@ def test_cross_entropy_gradcheck(xp_name, n, classes, reduction, seed):
        st.integers(0, 2**16))
 def test_cross_entropy_matches_torch_including_huge_logits(n, classes, reduction, dtype,
                                                            scale, seed):
-    torch = _torch()
+    torch = import_torch()
     tol = 1e-10 if dtype == "float64" else 1e-4
     logits = _data((n, classes), seed, np.dtype(dtype), scale=scale)
     target = np.random.default_rng(seed).integers(0, classes, n)

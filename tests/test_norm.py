@@ -6,7 +6,7 @@ import functools
 import math
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, array_module, assert_close_scaled, import_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,22 +19,11 @@ from minialex.backend import np
 gradcheck = functools.partial(minialex.gradcheck, atol=1e-8, rtol=1e-6)
 
 
-def _xp(name: str):
-    return backend.require_cupy() if name == "cupy" else np
-
-
 def _randn(xp, shape, seed, dtype=np.float64, scale=1.0):
     data = np.random.default_rng(seed).standard_normal(shape) * scale
     return xp.asarray(data.astype(dtype))
 
 
-def _torch():
-    torch = pytest.importorskip("torch", reason="PyTorch oracle not installed")
-    torch.set_num_threads(1)
-    return torch
-
-
-# ---------------------------------------------------------------- local response norm
 def lrn_naive(a, size, alpha, beta, k):
     """The paper's formula, one output channel at a time (host NumPy, float64)."""
     a = np.asarray(a, dtype=np.float64)
@@ -80,7 +69,7 @@ def test_lrn_paper_defaults_by_hand():
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_lrn_matches_naive_loop(xp_name, case):
     n, c, h, w, size, alpha, beta, k, seed = case
-    xp = _xp(xp_name)
+    xp = array_module(xp_name)
     x = _randn(xp, (n, c, h, w), seed)
     out = F.local_response_norm(Tensor(x), size, alpha, beta, k).numpy()
     assert rel_error(out, lrn_naive(backend.to_host(x), size, alpha, beta, k)) < 1e-12
@@ -91,14 +80,14 @@ def test_lrn_matches_naive_loop(xp_name, case):
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_lrn_gradcheck(xp_name, case):
     n, c, h, w, size, alpha, beta, k, seed = case
-    x = Tensor(_randn(_xp(xp_name), (n, c, h, w), seed), requires_grad=True)
+    x = Tensor(_randn(array_module(xp_name), (n, c, h, w), seed), requires_grad=True)
     assert gradcheck(lambda t: F.local_response_norm(t, size, alpha, beta, k), [x])
 
 
 @settings(max_examples=20)
 @given(lrn_cases, st.sampled_from(["float64", "float32"]))
 def test_lrn_matches_torch_with_alpha_times_size(case, dtype):
-    torch = _torch()
+    torch = import_torch()
     n, c, h, w, size, alpha, beta, k, seed = case
     tol = 1e-10 if dtype == "float64" else 1e-4
     x = _randn(np, (n, c, h, w), seed, dtype=np.dtype(dtype))
@@ -117,7 +106,7 @@ def test_lrn_matches_torch_with_alpha_times_size(case, dtype):
 
 def test_lrn_torch_comparison_detects_a_wrong_alpha_convention():
     # The oracle test above can fail: with torch's own alpha the outputs differ clearly.
-    torch = _torch()
+    torch = import_torch()
     x = _randn(np, (2, 7, 3, 3), 5)
     ours = F.local_response_norm(Tensor(x), 5, 0.1, 0.75, 2.0).numpy()
     theirs = torch.nn.functional.local_response_norm(torch.tensor(x), 5, 0.1, 0.75, 2.0)
@@ -139,7 +128,7 @@ def test_lrn_module(xp_name):
     assert (layer.size, layer.alpha, layer.beta, layer.k) == (5, 1e-4, 0.75, 2.0)
     assert repr(layer) == "LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=2.0)"
     assert list(layer.parameters()) == []
-    x = _randn(_xp(xp_name), (2, 6, 3, 3), 0, scale=30.0)
+    x = _randn(array_module(xp_name), (2, 6, 3, 3), 0, scale=30.0)
     out = nn.LocalResponseNorm(3, 1e-3, 0.75, 2.0)(Tensor(x)).numpy()
     assert rel_error(out, lrn_naive(backend.to_host(x), 3, 1e-3, 0.75, 2.0)) < 1e-12
 
@@ -164,19 +153,6 @@ bn_shapes = st.one_of(
 ).filter(lambda s: math.prod(s) // s[1] >= 2)
 
 
-def _assert_close(ours, theirs, tol):
-    """|ours - theirs| <= tol * max(1, max |theirs|): relative for O(1) and larger values.
-
-    Batch-norm input gradients are differences of O(1) terms; for small batches they can
-    nearly cancel (N = 2 gives |dx| ~ 1e-5), where element-wise relative error measures only
-    rounding noise. Inputs here are O(1), so a wrong formula still misses by far more.
-    """
-    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
-    assert ours.shape == theirs.shape
-    err = np.abs(ours - theirs).max()
-    assert err <= tol * max(1.0, np.abs(theirs).max()), f"max abs error {err:.3g}"
-
-
 def _bn_tensors(xp, shape, seed, dtype=np.float64):
     c = shape[1]
     x = Tensor(_randn(xp, shape, seed, dtype, scale=2.0) + 0.5, requires_grad=True)
@@ -191,7 +167,7 @@ def _bn_tensors(xp, shape, seed, dtype=np.float64):
 @given(bn_shapes, st.booleans(), st.integers(0, 2**16))
 @pytest.mark.parametrize("xp_name", BACKENDS)
 def test_batch_norm_gradcheck(xp_name, shape, training, seed):
-    x, w, b, mean, var = _bn_tensors(_xp(xp_name), shape, seed)
+    x, w, b, mean, var = _bn_tensors(array_module(xp_name), shape, seed)
 
     def fn(x, w, b):
         # Fresh copies of the buffers: training mode updates them in place.
@@ -210,7 +186,7 @@ def test_batch_norm_gradcheck_without_affine_or_buffers(shape, seed):
 @settings(max_examples=20)
 @given(bn_shapes, st.sampled_from(["float64", "float32"]), st.integers(0, 2**16))
 def test_batch_norm_matches_torch_two_steps_then_eval(shape, dtype, seed):
-    torch = _torch()
+    torch = import_torch()
     dtype = np.dtype(dtype)
     tol = 1e-10 if dtype == np.float64 else 1e-4
     _, w, b, mean, var = _bn_tensors(np, shape, seed, dtype)
@@ -228,12 +204,12 @@ def test_batch_norm_matches_torch_two_steps_then_eval(shape, dtype, seed):
         tout = torch.nn.functional.batch_norm(tx, tmean, tvar, tw, tb, training, 0.3, 1e-3)
         tout.backward(torch.tensor(g))
         assert out.dtype == dtype and x.grad.dtype == dtype and mean.dtype == dtype
-        _assert_close(out.data, tout.detach().numpy(), tol)
-        _assert_close(x.grad, tx.grad.numpy(), tol)
-        _assert_close(w.grad, tw.grad.numpy(), tol)
-        _assert_close(b.grad, tb.grad.numpy(), tol)
-        _assert_close(mean.data, tmean.numpy(), tol)
-        _assert_close(var.data, tvar.numpy(), tol)
+        assert_close_scaled(out.data, tout.detach().numpy(), tol)
+        assert_close_scaled(x.grad, tx.grad.numpy(), tol)
+        assert_close_scaled(w.grad, tw.grad.numpy(), tol)
+        assert_close_scaled(b.grad, tb.grad.numpy(), tol)
+        assert_close_scaled(mean.data, tmean.numpy(), tol)
+        assert_close_scaled(var.data, tvar.numpy(), tol)
 
 
 def test_batch_norm_running_stats_by_hand():
@@ -263,7 +239,7 @@ def test_batchnorm_modules(xp_name):
     assert bn.weight.dtype == np.float32 and bn.running_var.dtype == np.float32
     if xp_name == "cupy":
         bn.to("gpu")
-    x = Tensor(_randn(_xp(xp_name), (4, 3, 2, 2), 0, np.float32) * 2 + 5)
+    x = Tensor(_randn(array_module(xp_name), (4, 3, 2, 2), 0, np.float32) * 2 + 5)
     y = bn(x).numpy()
     # Train mode: each channel of the output has mean 0 and (biased) variance ~1.
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
