@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import Timer, claim, lesson_args, save_figure, say, section
+from common import Timer, chance_range, claim, lesson_args, save_figure, say, section
 
 import minialex
 import minialex.functional as F
@@ -236,7 +236,7 @@ for use_lrn in (False, True):
 d1 = (1 - results[True].epochs[-1]["val_top1"]) - (1 - results[False].epochs[-1]["val_top1"])
 d5 = (1 - results[True].epochs[-1]["val_top5"]) - (1 - results[False].epochs[-1]["val_top5"])
 base = 1 - results[False].epochs[-1]["val_top1"]
-noise = 2 * (2 * base * (1 - base) / n_test) ** 0.5  # ~95% range of a difference by chance
+noise = chance_range(base, n_test)
 
 
 def why_differ(delta: float, paper: str) -> str:

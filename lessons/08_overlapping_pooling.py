@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from common import Timer, claim, lesson_args, save_figure, say, section
+from common import Timer, chance_range, claim, lesson_args, save_figure, say, section
 
 import minialex
 import minialex.functional as F
@@ -156,7 +156,7 @@ for kernel in (2, 3):
 err = {k: 1 - h.epochs[-1]["val_top1"] for k, (h, _) in results.items()}
 err5 = {k: 1 - h.epochs[-1]["val_top5"] for k, (h, _) in results.items()}
 gap = {k: e["top1"] - h.epochs[-1]["val_top1"] for k, (h, e) in results.items()}
-noise = 2 * (2 * err[2] * (1 - err[2]) / n_test) ** 0.5  # ~95% range of a difference
+noise = chance_range(err[2], n_test)
 
 
 def why_differ(delta: float, paper: str) -> str:

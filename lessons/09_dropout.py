@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from common import Timer, claim, lesson_args, save_figure, say, section
+from common import Timer, chance_range, claim, lesson_args, save_figure, say, section
 
 import minialex
 import minialex.functional as F
@@ -157,7 +157,7 @@ for p in (0.0, P):
           f"test accuracy {test_acc:.4f}, gap {train_acc - test_acc:+.4f}  ({timer.seconds:.1f} s)")
 
 with_d, without = results[P], results[0.0]
-noise = 2 * (2 * without["test"] * (1 - without["test"]) / n_test) ** 0.5
+noise = chance_range(without["test"], n_test)
 say("""
 Waghmare's RIT report ran the same ablation on its Keras AlexNet (BatchNorm, Adam, dropout
 0.4, a 20-way softmax, 14,000 training images). There the model WITH dropout reached test

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from common import Timer, claim, lesson_args, save_figure, say, section
+from common import Timer, chance_range, claim, lesson_args, save_figure, say, section
 
 import minialex
 import minialex.functional as F
@@ -201,7 +201,7 @@ for name, transform in recipes.items():
 print(f"(minialex.train.evaluate(..., ten_crop=True) gives the same 10-crop accuracies: "
       f"largest difference {library_gap:.1e})")
 none, flip, full = (results[k] for k in recipes)
-noise = 2 * (2 * none["centre"] * (1 - none["centre"]) / n_test) ** 0.5
+noise = chance_range(none["centre"], n_test)
 gap_none, gap_full = none["train"] - none["centre"], full["train"] - full["centre"]
 if gap_full >= gap_none:
     why = "in this short run augmentation did not shrink the gap; try more epochs"

@@ -89,6 +89,12 @@ def say(text: str) -> None:
         print(textwrap.fill(" ".join(paragraph.split()), width=WIDTH))
 
 
+def chance_range(rate: float, n: int) -> float:
+    """About the 95% range of the difference of two rates ``rate`` each measured on ``n``
+    samples by chance alone: 2 standard deviations of a difference of two binomial means."""
+    return 2 * (2 * rate * (1 - rate) / n) ** 0.5
+
+
 def claim(what: str, claimed: Any, measured: Any, why: str = "") -> None:
     """Print a literature claim beside the number measured just now.
 
