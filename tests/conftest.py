@@ -7,7 +7,9 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from minialex import backend
+import minialex
+from minialex import Tensor, backend, rel_error
+from minialex.backend import np
 
 # No deadlines (2-core CI machines are slow and noisy) and bounded examples: no flaky tests.
 settings.register_profile(
@@ -76,8 +78,35 @@ def assert_close_scaled(ours, theirs, tol: float) -> None:
     rounding noise in any library. Test inputs are O(1), so a wrong formula still misses by
     far more than the tolerance.
     """
-    np = backend.np
     ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
     assert ours.shape == theirs.shape, f"shape {ours.shape} != {theirs.shape}"
     err = np.abs(ours - theirs).max()
     assert err <= tol * max(1.0, np.abs(theirs).max()), f"max abs error {err:.3g}"
+
+
+def check_gradients(fn, tensors, seed=0, eps=1e-3, tol=1e-6):
+    """Backprop vs central differences of sum(fn(*tensors) * R), R random, for every input,
+    as CS231n does: rel_error of each gradient below ``tol``.
+
+    Convolution is linear in x and in w separately, and pooling is (piecewise) linear in x
+    with draws that keep elements apart, so a central difference has no truncation error; a
+    large eps then keeps float64 rounding far below the tolerance.
+    """
+    rng = np.random.default_rng(seed)
+    for t in tensors:
+        t.grad = None
+    out = fn(*tensors)
+    weights = rng.standard_normal(out.shape)
+    (out * Tensor(weights)).sum().backward()
+    for k, t in enumerate(tensors):
+        def value():
+            with minialex.no_grad():
+                return float(np.sum(fn(*tensors).data * weights))
+        numeric = minialex.numerical_gradient(value, t.data, eps)
+        err = rel_error(t.grad, numeric)
+        assert err < tol, f"input {k} (shape {t.shape}): rel_error {err:.2e}"
+
+
+def relative_max_error(actual, expected):
+    actual, expected = backend.to_host(actual), backend.to_host(expected)
+    return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-30))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, check_gradients, relative_max_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minialex
 import minialex.functional as F
 import minialex.functional.conv as conv_module
-from minialex import Tensor, backend, nn, rel_error
+from minialex import Tensor, backend, nn
 from minialex.functional.conv import col2im, im2col
 from minialex.testing import conv_params
 
@@ -55,32 +55,6 @@ def im2col_naive(x, kh, kw, stride, padding):
                 patch = xpad[i, :, r * stride:r * stride + kh, q * stride:q * stride + kw]
                 cols[:, (r * ow + q) * n + i] = patch.reshape(-1)
     return cols
-
-
-def check_gradients(fn, tensors, seed=0, eps=1e-3, tol=1e-6):
-    """Backprop vs central differences of sum(fn(*tensors) * R), R random, for every input.
-
-    Convolution is linear in x and in w separately, so a central difference has no truncation
-    error at all; a large eps then keeps float64 rounding far below the tolerance.
-    """
-    rng = np.random.default_rng(seed)
-    for t in tensors:
-        t.grad = None
-    out = fn(*tensors)
-    weights = rng.standard_normal(out.shape)
-    (out * Tensor(weights)).sum().backward()
-    for k, t in enumerate(tensors):
-        def value():
-            with minialex.no_grad():
-                return float(np.sum(fn(*tensors).data * weights))
-        numeric = minialex.numerical_gradient(value, t.data, eps)
-        err = rel_error(t.grad, numeric)
-        assert err < tol, f"input {k} (shape {t.shape}): rel_error {err:.2e}"
-
-
-def relative_max_error(actual, expected):
-    actual, expected = backend.to_host(actual), backend.to_host(expected)
-    return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-30))
 
 
 def random_conv(p, rng, dtype=np.float64, bias=True):

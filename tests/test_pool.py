@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, check_gradients, relative_max_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minialex
 import minialex.functional as F
-from minialex import Tensor, backend, nn, rel_error
+from minialex import Tensor, backend, nn
 from minialex.testing import distinct_arrays, pool_params
 
 np = backend.np
@@ -69,27 +69,6 @@ def adaptive_avg_pool_naive(x, oh, ow):
     return out
 
 
-def check_gradients(fn, x, seed=0, eps=1e-3, tol=1e-6):
-    """Backprop vs central differences of sum(fn(x) * R). Pooling is linear in x (max pool
-    piecewise linear, and the draws keep every element 0.05 from any other), so a large eps
-    has no truncation error and float64 rounding stays far below ``tol``."""
-    weights = np.random.default_rng(seed).standard_normal(fn(x).shape)
-    x.grad = None
-    (fn(x) * Tensor(weights)).sum().backward()
-
-    def value():
-        with minialex.no_grad():
-            return float(np.sum(fn(x).data * weights))
-    numeric = minialex.numerical_gradient(value, x.data, eps)
-    err = rel_error(x.grad, numeric)
-    assert err < tol, f"rel_error {err:.2e}"
-
-
-def relative_max_error(actual, expected):
-    actual, expected = backend.to_host(actual), backend.to_host(expected)
-    return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-30))
-
-
 def _args(p):
     return dict(kernel_size=p.kernel, stride=p.stride, padding=p.padding, ceil_mode=p.ceil_mode)
 
@@ -111,7 +90,7 @@ def test_max_pool_matches_naive(data, p):
 @given(data=st.data(), p=pool_params(max_side=7))
 def test_max_pool_gradcheck(data, p):
     x = Tensor(data.draw(distinct_arrays(p.x_shape)), requires_grad=True)
-    check_gradients(lambda t: F.max_pool2d(t, **_args(p)), x)
+    check_gradients(lambda t: F.max_pool2d(t, **_args(p)), [x])
 
 
 def test_max_pool_alexnet_hand_example():
@@ -176,7 +155,7 @@ def test_avg_pool_matches_naive(p):
 @given(p=pool_params(max_side=7))
 def test_avg_pool_gradcheck(p):
     x = Tensor(np.random.default_rng(3).standard_normal(p.x_shape), requires_grad=True)
-    check_gradients(lambda t: F.avg_pool2d(t, **_args(p)), x)
+    check_gradients(lambda t: F.avg_pool2d(t, **_args(p)), [x])
 
 
 def test_avg_pool_hand_example():
@@ -210,7 +189,8 @@ def test_adaptive_avg_pool_matches_naive_and_gradcheck(shape, size):
     oh, ow = oh or shape[2], ow or shape[3]
     np.testing.assert_allclose(out.data, adaptive_avg_pool_naive(x, oh, ow), rtol=1e-12,
                                atol=1e-14)
-    check_gradients(lambda t: F.adaptive_avg_pool2d(t, size), Tensor(x, requires_grad=True))
+    check_gradients(lambda t: F.adaptive_avg_pool2d(t, size),
+                    [Tensor(x, requires_grad=True)])
 
 
 def test_adaptive_avg_pool_float32_and_identity_is_a_copy():
