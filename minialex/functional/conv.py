@@ -18,7 +18,7 @@ from (a pixel appears in up to KH*KW patches, so its gradient is a sum).
 
 In ``conv2d`` the columns are built a block of output rows at a time (a few MB, a contiguous
 run of columns) into one reused buffer, and rebuilt from the saved input in backward: the same
-products, but the full matrix, which repeats every input pixel up to KH*KW/stride^2 times
+products, but the full matrix, which repeats each input pixel about KH*KW/stride^2 times
 (224 MB for AlexNet's conv2 at batch 32), is never held in memory, and each block is still in
 the CPU cache when the GEMM reads it.
 
