@@ -74,6 +74,18 @@ def optional_torch() -> Any:
     return torch
 
 
+def torch_for(device: str) -> tuple[Any, str]:
+    """(PyTorch or None, its device name) for the comparison column on ``device``.
+
+    None when PyTorch is not installed, or on "gpu" when it has no CUDA.
+    """
+    torch = optional_torch()
+    tdev = "cuda" if device == "gpu" else "cpu"
+    if torch is not None and tdev == "cuda" and not torch.cuda.is_available():
+        torch = None
+    return torch, tdev
+
+
 def synchronize(device: str) -> None:
     """Wait for queued GPU work so that timings cover the work itself."""
     if device == "gpu":

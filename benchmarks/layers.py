@@ -15,10 +15,10 @@ from harness import (
     fmt_ms,
     fmt_ratio,
     machine_description,
-    optional_torch,
     print_table,
     time_interleaved,
     timer_description,
+    torch_for,
     write_json,
 )
 
@@ -68,10 +68,7 @@ def main() -> None:
     batch = 2 if args.quick else 32
     rounds = args.rounds or (1 if args.quick else 7)
     xp = backend.xp()
-    torch = optional_torch()
-    tdev = "cuda" if args.device == "gpu" else "cpu"
-    if torch is not None and tdev == "cuda" and not torch.cuda.is_available():
-        torch = None
+    torch, tdev = torch_for(args.device)
     rng = backend.np.random.default_rng(0)
     print(f"machine: {machine_description(args.device)}")
     print(f"batch {batch}, float32, forward + backward, {timer_description(args, rounds)}")

@@ -19,10 +19,10 @@ from harness import (
     bench_args,
     fmt_ratio,
     machine_description,
-    optional_torch,
     print_table,
     time_interleaved,
     timer_description,
+    torch_for,
     write_json,
 )
 
@@ -31,7 +31,6 @@ import minialex.functional as F
 import minialex.interop
 from minialex import backend
 from minialex.models import alexnet
-from minialex.nn import Linear
 
 VARIANTS = ("torchvision", "paper", "cifar-small")
 
@@ -42,8 +41,7 @@ def build(variant: str, batch: int, seed: int = 0):
     model = alexnet(variant)
     rng = backend.np.random.default_rng(seed)
     x = rng.standard_normal((batch, *model.input_shape)).astype("float32")
-    num_classes = [m for m in model.modules() if isinstance(m, Linear)][-1].out_features
-    y = rng.integers(0, num_classes, batch)
+    y = rng.integers(0, model.num_classes, batch)
     return model, x, y
 
 
@@ -115,10 +113,7 @@ def main() -> None:
     args = bench_args(__doc__.splitlines()[0])
     batches = (1, 2) if args.quick else (1, 8, 32, 128)
     variants = ("cifar-small",) if args.quick else VARIANTS
-    torch = optional_torch()
-    tdev = "cuda" if args.device == "gpu" else "cpu"
-    if torch is not None and tdev == "cuda" and not torch.cuda.is_available():
-        torch = None
+    torch, tdev = torch_for(args.device)
     print(f"machine: {machine_description(args.device)}")
     print(f"float32, one training step (forward, cross-entropy, backward), "
           f"{timer_description(args, args.rounds or 3)} (1 round at batch 128 for 224/227 inputs)")
