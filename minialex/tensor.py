@@ -65,6 +65,10 @@ class Tensor:
     for tensors with ``requires_grad=True``. Leaf gradients accumulate across backward
     calls (call ``zero_grad()`` between steps); intermediate gradients are freed once used
     unless ``retain_grad()`` was called.
+
+    ``Tensor(array)`` wraps the array without copying it (like ``torch.from_numpy``): writes
+    through either one show in the other, and two Tensors built from one array are tied.
+    ``dtype`` casts only when it differs. Use ``minialex.tensor(...)`` for an independent copy.
     """
 
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
@@ -417,8 +421,11 @@ class Tensor:
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Tensor:
+        """NumPy indexing; Tensors in the index (alone or inside a tuple) act as their arrays."""
         if isinstance(index, Tensor):
             index = index.data
+        elif isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         xp = backend.get_array_module(self.data)
 
         def _backward(g: Any) -> None:
@@ -441,5 +448,14 @@ def _count(shape: tuple[int, ...], axis: int | tuple[int, ...]) -> int:
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """Make a Tensor: arrays keep their dtype, Python numbers and lists become float32."""
+    """Make a new leaf Tensor that owns a C-contiguous copy of ``data`` (like ``torch.tensor``).
+
+    Arrays and Tensors keep their dtype and device unless ``dtype`` is given; Python numbers
+    and lists become float32. The copy means that optimiser steps and gradcheck perturbations
+    never write into the caller's array. ``Tensor(array)`` shares the array instead.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data):
+        data = data.astype(data.dtype if dtype is None else dtype, order="C", copy=True)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)

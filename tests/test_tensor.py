@@ -194,6 +194,18 @@ def test_indexing_gradients(data, x):
         assert_grads_match(lambda t: t[mask], x)
 
 
+def test_tensor_inside_a_tuple_index_acts_as_its_array():
+    x = Tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
+    rows = tensor(np.array([3, 1, 3]))
+    y = x[rows, 0]  # same as x.data[[3, 1, 3], 0] = [9, 3, 9]
+    np.testing.assert_array_equal(y.data, [9.0, 3.0, 9.0])
+    y.sum().backward()
+    expected = np.zeros((4, 3))
+    expected[1, 0], expected[3, 0] = 1.0, 2.0  # row 3 picked twice
+    np.testing.assert_array_equal(x.grad, expected)
+    np.testing.assert_array_equal(x[1:, tensor(np.array([2, 0]))].data, [[5, 3], [8, 6], [11, 9]])
+
+
 def test_repeated_fancy_index_accumulates_by_hand():
     x = Tensor(np.array([10.0, 20.0, 30.0]), requires_grad=True)
     x[[0, 0, 2, 0]].sum().backward()
@@ -348,6 +360,22 @@ def test_detach_shares_data_and_stops_gradient():
     assert not d.requires_grad and d.data is x.data
     (d * x).sum().backward()
     np.testing.assert_array_equal(x.grad, [1.0, 2.0])  # d is a constant: grad x, not 2x
+
+
+def test_tensor_copies_but_Tensor_shares():
+    a = np.array([1.0, 2.0, 3.0])
+    t = tensor(a, requires_grad=True)
+    t.data -= 1.0  # what an optimiser step does
+    np.testing.assert_array_equal(a, [1.0, 2.0, 3.0])
+    p, q = tensor(a), tensor(a)
+    p.data[0] = 7.0
+    assert q.data[0] == 1.0  # two tensors from one array are not tied
+    assert tensor(t).data is not t.data and tensor(a, dtype=np.float32).dtype == np.float32
+    transposed = tensor(np.arange(6.0).reshape(2, 3).T)
+    assert transposed.data.flags.c_contiguous and transposed.shape == (3, 2)
+    shared = Tensor(a)  # like torch.from_numpy
+    shared.data[1] = -2.0
+    assert a[1] == -2.0
 
 
 def test_backward_needs_grad_for_non_scalar():
