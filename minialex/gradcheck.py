@@ -67,7 +67,8 @@ def gradcheck(
 ) -> bool:
     """Check the gradients of ``fn(*inputs)`` against central differences.
 
-    Every Tensor in ``inputs`` with ``requires_grad=True`` is checked (float64 required).
+    Every Tensor in ``inputs`` with ``requires_grad=True`` is checked (float64 required);
+    non-contiguous and non-leaf inputs are checked through a contiguous leaf copy.
     The output is reduced to a scalar with fixed random weights, so every output element
     contributes. Each gradient element must satisfy ``|analytic - numeric| <= atol +
     rtol * |numeric|``. ``directional=True`` instead compares one directional derivative
@@ -84,8 +85,13 @@ def gradcheck(
         if args[i].dtype != backend.np.float64:
             raise TypeError(f"gradcheck: input {i} is {args[i].dtype}; central differences "
                             "need float64 (float32 rounding swamps eps). Use .double()")
-        if not args[i].is_leaf:  # e.g. x.double(): check it as a leaf of its own
-            args[i] = Tensor(args[i].data, requires_grad=True)
+        data = args[i].data
+        if not args[i].is_leaf or not data.flags.c_contiguous:
+            # A non-leaf (e.g. x.double()) is checked as a leaf of its own; a strided view
+            # (e.g. Tensor(a.T)) as a contiguous copy, since numerical_gradient pokes the
+            # elements through a flat view. Both give the same function of the same values.
+            xp = backend.get_array_module(data)
+            args[i] = Tensor(xp.ascontiguousarray(data), requires_grad=True)
         args[i].grad = None
 
     with no_grad():

@@ -65,6 +65,19 @@ def test_non_leaf_inputs_are_checked_as_leaves():
         gradcheck(lambda t: scaled_square(t, 1.5), [x32.double()])
 
 
+def test_non_contiguous_leaf_inputs_are_checked():
+    a = np.random.default_rng(3).uniform(0.5, 2.0, (4, 3))
+    w = Tensor(np.random.default_rng(4).standard_normal((4, 2)))
+    strided = [Tensor(a.T, requires_grad=True), Tensor(a[::2, ::-1], requires_grad=True)]
+    assert not any(x.data.flags.c_contiguous for x in strided)
+    assert gradcheck(lambda t: (t @ w).exp(), [strided[0]])
+    assert gradcheck(lambda t: scaled_square(t), [strided[1]])
+    assert gradcheck(lambda t: scaled_square(t), [strided[1]], directional=True)
+    with pytest.raises(GradcheckError, match="gradcheck failed for input 0"):
+        gradcheck(lambda t: scaled_square(t, 1.5), [strided[0]])
+    np.testing.assert_array_equal(a, np.random.default_rng(3).uniform(0.5, 2.0, (4, 3)))
+
+
 def test_inputs_restored_after_check():
     x = leaf((2, 3))
     before = x.data.copy()
