@@ -181,6 +181,30 @@ def test_load_state_dict_wrong_shape_names_key_and_both_shapes():
     np.testing.assert_array_equal(net.gain.data, before)  # checked before anything is copied
 
 
+def test_load_state_dict_refuses_a_change_of_dtype_kind():
+    net = Net()
+    state = net.state_dict()
+    state["gain"] = np.full(1, 5, dtype=np.int64)  # an int array into a float32 weight
+    with pytest.raises(TypeError, match=r"'gain' is float32, got int64"):
+        net.load_state_dict(state)
+    state = net.state_dict()
+    state["first.steps"] = np.array(5.0)  # a float into the int64 step counter
+    with pytest.raises(TypeError, match=r"'first.steps' is int64, got float64"):
+        net.load_state_dict(state)
+    assert net.gain.data[0] == 1.0 and net.first.steps.dtype == np.int64  # nothing copied
+
+
+def test_load_state_dict_casts_within_a_kind():
+    net = Net()
+    state = {k: (v.astype(np.float64) + 0.1 if v.dtype == np.float32 else v.astype(np.int32))
+             for k, v in net.state_dict().items()}
+    state["gain"] = Tensor(np.array([1.0 / 3.0]))  # a float64 Tensor is accepted too
+    net.load_state_dict(state)
+    assert net.gain.dtype == np.float32 and net.gain.data[0] == np.float32(1.0 / 3.0)
+    assert net.first.steps.dtype == np.int64
+    np.testing.assert_array_equal(net.first.weight.data, np.full(3, 2.1, dtype=np.float32))
+
+
 # ------------------------------------------------------------------ casting and devices
 def test_double_and_float_cast_floating_parameters_and_buffers_in_place():
     net = Net()

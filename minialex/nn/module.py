@@ -173,7 +173,15 @@ class Module:
         return state
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy arrays into parameters and buffers, checking names, shapes and dtypes first."""
+        """Copy arrays into parameters and buffers, checking names, shapes and dtype kinds first.
+
+        ``strict=True`` requires exactly the module's keys (KeyError otherwise). Every shape
+        must match (ValueError). A value keeps to the target's dtype kind: floating values are
+        cast to the target's floating dtype (float64 into a float32 model is rounded, as
+        ``torch`` does), but a change of kind (an int64 array into a float32 weight, a float
+        into an integer step counter) is a TypeError naming the key and both dtypes. Nothing
+        is copied unless every check passes.
+        """
         own = dict(self.named_parameters())
         own.update(dict(self.named_buffers()))
         missing = [k for k in own if k not in state]
@@ -185,13 +193,24 @@ class Module:
             if name not in own:
                 continue
             target = own[name]
+            if isinstance(value, Tensor):
+                value = value.data
             value_shape = tuple(getattr(value, "shape", ()))
             if value_shape != target.shape:
                 raise ValueError(f"load_state_dict: {name!r} expected shape {target.shape}, "
                                  f"got {value_shape}")
+            value_dtype = getattr(value, "dtype", None)
+            if value_dtype is None:
+                value_dtype = backend.np.asarray(value).dtype
+            if _dtype_kind(value_dtype) != _dtype_kind(target.dtype):
+                raise TypeError(f"load_state_dict: {name!r} is {target.dtype}, got "
+                                f"{value_dtype}; refusing to cast between "
+                                f"{_dtype_kind(value_dtype)} and {_dtype_kind(target.dtype)}")
         for name, value in state.items():
             if name in own:
                 target = own[name]
+                if isinstance(value, Tensor):
+                    value = value.data
                 xp = backend.get_array_module(target.data)
                 target.data = xp.asarray(value, dtype=target.dtype).copy()
 
@@ -208,6 +227,13 @@ class Module:
             child_text = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child_text}")
         return "\n".join(lines) + "\n)"
+
+
+def _dtype_kind(dtype: Any) -> str:
+    """'floating', 'integer', 'bool', 'complex' (else the dtype's name): never mixed on load."""
+    dtype = backend.np.dtype(dtype)
+    kinds = {"f": "floating", "i": "integer", "u": "integer", "b": "bool", "c": "complex"}
+    return kinds.get(dtype.kind, dtype.name)
 
 
 def _cast_float(a: Any, dtype: Any) -> Any:
