@@ -185,7 +185,7 @@ def test_cifar_python_batches(tmp_path):
     assert test.classes[0] == "airplane" and test.num_classes == 10
 
 
-@pytest.mark.parametrize("protocol", [3, 4])
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_cifar_python_batches_written_by_python3(tmp_path, protocol):
     written = _write_python(tmp_path, protocol=protocol, real_style=False)
     test = CIFAR10(tmp_path, train=False, fmt="python")
@@ -283,6 +283,89 @@ def test_cifar_malicious_pickle_is_refused_unrun(tmp_path, where, payload):
         result.close()
     elif payload == "open":
         result["x"].close()
+
+
+# A pickle calling numpy.ndarray((1,), numpy.dtype("O"), b"AAAAAAAA") directly: an object
+# array whose one element pointer is 0x4141414141414141, read from the file (printing its
+# element would crash the interpreter).
+_OBJECT_ARRAY_PICKLE = (b"\x80\x02}X\x04\x00\x00\x00datacnumpy\nndarray\n(K\x01\x85cnumpy\ndtype\n"
+                        b"X\x01\x00\x00\x00O\x85RC\x08AAAAAAAAtRs.")
+
+
+def test_cifar_object_array_pickle_is_refused(tmp_path):
+    # in a child process: if the array were built and touched, a crash fails the test
+    # instead of killing pytest
+    import subprocess
+    import sys
+
+    _write_python(tmp_path)
+    (tmp_path / "data_batch_1").write_bytes(_OBJECT_ARRAY_PICKLE)
+    code = ("import sys\nfrom minialex.data import CIFAR10\n"
+            "try:\n    d = CIFAR10(sys.argv[1])\n    print('LOADED', d.images)\n"
+            "except ValueError as exc:\n    print('REFUSED', exc)\n")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("REFUSED"), run.stdout
+    assert "data_batch_1" in run.stdout and "numpy.dtype('O')" in run.stdout
+
+
+class _DirectNdarray:
+    """Pickles as a direct call numpy.ndarray(shape, dtype, buffer, offset, strides)."""
+
+    def __init__(self, shape, buffer, strides):
+        self.args = (shape, np.dtype("u1"), buffer, 0, strides)
+
+    def __reduce__(self):
+        return np.ndarray, self.args
+
+
+class _StateArray:
+    """Pickles as NumPy does (_reconstruct, then a state) with a state chosen by the test."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def __reduce__(self):
+        return np.empty(0).__reduce__()[0], (np.ndarray, (0,), b"b"), self.state
+
+
+def _write_batch_1(folder, data):
+    with open(os.path.join(folder, "data_batch_1"), "wb") as f:
+        pickle.dump({"data": data, "labels": [0] * 2}, f, protocol=3)
+
+
+def test_cifar_zero_stride_and_oversized_arrays_are_refused(tmp_path):
+    _write_python(tmp_path)
+    # a zero-stride (10**6, 3072) view of one byte: 3 GB once concatenated, from a tiny file
+    _write_batch_1(tmp_path, _DirectNdarray((10**6, 3072), b"x", (0, 0)))
+    with pytest.raises(ValueError, match="data_batch_1.*direct call of numpy.ndarray"):
+        CIFAR10(tmp_path)
+    # NumPy's own form, but the shape claims more bytes than the file holds
+    _write_batch_1(tmp_path, _StateArray((1, (10**6, 3072), np.dtype("u1"), False, b"x" * 6)))
+    with pytest.raises(ValueError, match="data_batch_1.*needs 3072000000 bytes.*holds 6"):
+        CIFAR10(tmp_path)
+    # a record dtype is not a plain numeric type
+    _write_batch_1(tmp_path, _StateArray((1, (2,), np.dtype([("a", "u1")]), False, b"xy")))
+    with pytest.raises(ValueError, match="data_batch_1.*refusing"):
+        CIFAR10(tmp_path)
+    # the well-formed version of the same file loads: the refusals are about the content
+    _write_batch_1(tmp_path, _StateArray((1, (2, 3072), np.dtype("u1"), False, b"\1" * 6144)))
+    assert CIFAR10(tmp_path).images[0, 0, 0, 0] == 1
+
+
+def test_cifar_codecs_encode_only_latin1_str(tmp_path):
+    import codecs
+
+    class _Encode:
+        def __reduce__(self):
+            return codecs.encode, ("x", "rot13")
+
+    _write_python(tmp_path)
+    with open(tmp_path / "data_batch_1", "wb") as f:
+        pickle.dump({"data": _Encode(), "labels": []}, f, protocol=2)
+    with pytest.raises(ValueError, match=r"data_batch_1.*_codecs.encode.*'rot13'"):
+        CIFAR10(tmp_path)
 
 
 # ---------------------------------------------------------------------------- image folders
