@@ -117,15 +117,16 @@ At 227 every division is exact and pool5 leaves {last227}x{last227} maps of 256 
 fc6 receives {last227}*{last227}*256 = {last227 * last227 * 256} values. At 224 each
 non-integer division loses a little more and pool5 leaves {last224}x{last224}:
 {last224}*{last224}*256 = {last224 * last224 * 256}. That is one way to arrive at 6400. The
-other is an arithmetic slip: forgetting the "+ 1" at pool5, (13 - 3)/2 = 5 instead of
-(13 - 3)/2 + 1 = 6 (Dutta's walk-through does exactly this, see section 4).
+other is an arithmetic slip: forgetting the "+ 1" at pool5, (13 - 3)/2 = {(13 - 3) // 2} instead
+of (13 - 3)/2 + 1 = {out_size(13, 3, 2)[0]} (Dutta's walk-through does exactly this, see section 4).
 """)
 fits = {}
 for n in range(120, 300):
     sizes = chain(n, PAPER)
     if sizes[-1][1]:
         fits.setdefault(sizes[-1][1], []).append(n)
-for final, flat in ((6, 9216), (5, 6400), (4, 4096)):
+for final in (6, 5, 4):
+    flat = final * final * 256
     ns = fits.get(final, [])
     print(f"  flatten {flat} = {final}*{final}*256 <- inputs {ns[0]}..{ns[-1]} "
           f"({len(ns)} sizes)" if ns else f"  flatten {flat}: no input size gives it")
@@ -234,12 +235,14 @@ for layer, text, value, says, right in slips:
 wrong_s2 = (27 - 5) // 2 + 1 + 2 * 2
 print(f"  with stride 2 the second form breaks: n=27, f=5, s=2, p=2 gives {wrong_s2}, "
       f"the correct size is {out_size(27, 5, 2, 2)[0]}")
+slip = {layer: (value, says, right) for layer, _, value, says, right in slips}
 say(f"""
-So conv1's line evaluates to 54 while claiming 55, and pool5's evaluates to (and claims) 5
-where the network has 6: exactly the 6400-vs-9216 confusion of section 2. Two smaller points:
-the article's code gives its first Dense layer input_shape=(224*224*3,), which Keras ignores
-for a layer that is not first; its printed parameter count (256 + 1) * 4096 = {257 * 4096:,}
-shows the layer really receives the 256 values of the flatten.
+So conv1's line evaluates to {slip["conv1"][0]:g} while claiming {slip["conv1"][1]}, and pool5's
+evaluates to (and claims) {slip["pool5"][0]:g} where the network has {slip["pool5"][2]}: exactly
+the {slip["pool5"][1] ** 2 * 256}-vs-{slip["pool5"][2] ** 2 * 256} confusion of section 2.
+Two smaller points: the article's code gives its first Dense layer input_shape=(224*224*3,),
+which Keras ignores for a layer that is not first; its printed parameter count
+(256 + 1) * 4096 = {257 * 4096:,} shows the layer really receives the 256 values of the flatten.
 
 The "AlexNet" Keras notebook describes conv1 as having 'same' padding, then computes its size
 with no padding (valid), which is the right one: 'same' would give ceil(227/4) =

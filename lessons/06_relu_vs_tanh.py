@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import Timer, claim, lesson_args, save_figure, say, section
+from common import Timer, claim, flat_features, lesson_args, save_figure, say, section
 
 import minialex
 import minialex.functional as F
@@ -38,11 +38,13 @@ relu_slope = t.grad.copy()
 print(f"{'x':>6} {'tanh slope':>11} {'relu slope':>11}")
 for xv, a, b in zip(z, tanh_slope, relu_slope, strict=True):
     print(f"{xv:>6.1f} {a:>11.4f} {b:>11.1f}")
-say("""
-tanh saturates: for |x| > 2 its slope is below 0.07, so a unit pushed far from zero passes
-almost no gradient back and learns slowly. ReLU does not saturate for positive inputs: its
-slope is exactly 1 there (and 0 for negative inputs, the "dying ReLU" risk instead). The
-paper's argument is that non-saturating units make gradient descent much faster.
+slope_at_2 = float(tanh_slope[z == 2][0])
+say(f"""
+tanh saturates: for |x| >= 2 its slope is at most {slope_at_2:.4f} (1 - tanh(2)^2), so a
+unit pushed far from zero passes almost no gradient back and learns slowly. ReLU does not
+saturate for positive inputs: its slope is exactly 1 there (and 0 for negative inputs, the
+"dying ReLU" risk instead). The paper's argument is that non-saturating units make gradient
+descent much faster.
 """)
 
 # ----------------------------------------------------------------------------------------
@@ -72,11 +74,10 @@ window = 5 if args.quick else 20  # training error: mean over the last `window` 
 def four_layer_cnn(activation: str) -> nn.Module:
     """conv5-act-pool3/2, conv5-act-pool3/2, conv3-act, linear: three conv layers + one FC."""
     act = nn.ReLU if activation == "relu" else nn.Tanh
-    s = ((side - 3) // 2 + 1 - 3) // 2 + 1
-    return nn.Sequential(nn.Conv2d(3, 16, 5, padding=2), act(), nn.MaxPool2d(3, 2),
-                         nn.Conv2d(16, 32, 5, padding=2), act(), nn.MaxPool2d(3, 2),
-                         nn.Conv2d(32, 32, 3, padding=1), act(), nn.Flatten(),
-                         nn.Linear(32 * s * s, classes))
+    features = [nn.Conv2d(3, 16, 5, padding=2), act(), nn.MaxPool2d(3, 2),
+                nn.Conv2d(16, 32, 5, padding=2), act(), nn.MaxPool2d(3, 2),
+                nn.Conv2d(32, 32, 3, padding=1), act(), nn.Flatten()]
+    return nn.Sequential(*features, nn.Linear(flat_features(features, side), classes))
 
 
 say(f"""

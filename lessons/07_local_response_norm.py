@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import Timer, chance_range, claim, lesson_args, save_figure, say, section
+from common import (
+    Timer,
+    chance_range,
+    claim,
+    lesson_args,
+    save_figure,
+    say,
+    section,
+    two_conv_blocks,
+)
 
 import minialex
 import minialex.functional as F
@@ -184,16 +193,9 @@ def small_net(lrn: bool) -> nn.Module:
 
     Layers are named, so the state_dict of the net without LRN loads into the one with it.
     """
-    layers: dict[str, nn.Module] = {}
-    for i, (cin, cout) in enumerate(((3, 16), (16, 32)), start=1):
-        layers[f"conv{i}"] = nn.Conv2d(cin, cout, 5, padding=2)
-        layers[f"relu{i}"] = nn.ReLU()
-        if lrn:
-            layers[f"lrn{i}"] = nn.LocalResponseNorm(N, ALPHA, BETA, K)
-        layers[f"pool{i}"] = nn.MaxPool2d(3, 2)
-    side = ((img - 3) // 2 + 1 - 3) // 2 + 1
-    layers["flatten"] = nn.Flatten()
-    layers["fc"] = nn.Linear(32 * side * side, classes)
+    make_lrn = (lambda: nn.LocalResponseNorm(N, ALPHA, BETA, K)) if lrn else None
+    layers, n_features = two_conv_blocks(img, lrn=make_lrn)
+    layers["fc"] = nn.Linear(n_features, classes)
     return nn.Sequential(layers)
 
 

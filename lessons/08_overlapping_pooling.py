@@ -11,14 +11,22 @@ Run: python lessons/08_overlapping_pooling.py [--quick]
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
-from common import Timer, chance_range, claim, lesson_args, save_figure, say, section
+from common import (
+    Timer,
+    chance_range,
+    claim,
+    lesson_args,
+    save_figure,
+    say,
+    section,
+    two_conv_blocks,
+)
 
 import minialex
 import minialex.functional as F
 from minialex import nn, optim, viz
 from minialex.data import DataLoader, Normalize, Shapes
+from minialex.summary import infer_shape
 from minialex.train import evaluate, fit
 
 args = lesson_args(__doc__)
@@ -109,28 +117,27 @@ norm = Normalize(train_set.images.mean(axis=(0, 2, 3)).tolist(),
                  train_set.images.std(axis=(0, 2, 3)).tolist())
 train_loader = DataLoader(train_set, 50, shuffle=True, seed=args.seed, transform=norm)
 test_loader = DataLoader(test_set, 250, transform=norm)
-after_two = ((img - 3) // 2 + 1 - 3) // 2 + 1
-assert after_two == ((img - 2) // 2 + 1 - 2) // 2 + 1
+# Spatial sizes after one and two pools, by the shape arithmetic (no data).
+after_one = infer_shape(nn.Sequential(nn.MaxPool2d(3, 2)), (1, img, img))[-1]
+after_two = infer_shape(nn.Sequential(nn.MaxPool2d(3, 2), nn.MaxPool2d(3, 2)),
+                        (1, img, img))[-1]
+assert after_two == infer_shape(nn.Sequential(nn.MaxPool2d(2, 2), nn.MaxPool2d(2, 2)),
+                                (1, img, img))[-1]
 
 
 def net(kernel: int) -> nn.Module:
     """Two conv-ReLU-pool blocks (16, 32 channels), FC 128, FC classes; pools kernel/2."""
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(3, 16, 5, padding=2)), ("relu1", nn.ReLU()),
-        ("pool1", nn.MaxPool2d(kernel, 2)),
-        ("conv2", nn.Conv2d(16, 32, 5, padding=2)), ("relu2", nn.ReLU()),
-        ("pool2", nn.MaxPool2d(kernel, 2)),
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(32 * after_two ** 2, 128)), ("relu3", nn.ReLU()),
-        ("fc2", nn.Linear(128, classes)),
-    ]))
+    layers, n_features = two_conv_blocks(img, pool=kernel)
+    layers.update(fc1=nn.Linear(n_features, 128), relu3=nn.ReLU(),
+                  fc2=nn.Linear(128, classes))
+    return nn.Sequential(layers)
 
 
 say(f"""
 Two copies of a small network (two conv 5x5 + ReLU + max-pool blocks with 16 and 32
 channels, a hidden layer of 128 units, {classes} outputs) with the same starting weights,
 one pooling 3/2 and one 2/2. A training set of only {n_train} shapes images of {img}x{img}
-pixels (odd, so that both poolings give {img} -> {(img - 3) // 2 + 1} -> {after_two}), {n_test}
+pixels (odd, so that both poolings give {img} -> {after_one} -> {after_two}), {n_test}
 test images, Adam (lr 1e-3), {epochs} epochs, no dropout or augmentation: a setting built to
 overfit, where the paper's claimed small regularising effect could show. The paper trained
 AlexNet on 1.2 million ImageNet images.

@@ -13,10 +13,18 @@ Run: python lessons/09_dropout.py [--quick]
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
-from common import Timer, chance_range, claim, lesson_args, save_figure, say, section
+from common import (
+    Timer,
+    chance_range,
+    claim,
+    lesson_args,
+    save_figure,
+    say,
+    section,
+    two_conv_blocks,
+)
 
 import minialex
 import minialex.functional as F
@@ -114,21 +122,15 @@ norm = Normalize(train_set.images.mean(axis=(0, 2, 3)).tolist(),
 train_loader = DataLoader(train_set, 50, shuffle=True, seed=args.seed, transform=norm)
 test_loader = DataLoader(test_set, 250, transform=norm)
 train_eval_loader = DataLoader(train_set, 250, transform=norm)
-side = ((img - 3) // 2 + 1 - 3) // 2 + 1
 
 
 def net(p: float) -> nn.Module:
     """Two conv blocks, then fc6/fc7 of 256 units, each followed by dropout(p) as in AlexNet."""
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(3, 16, 5, padding=2)), ("relu1", nn.ReLU()),
-        ("pool1", nn.MaxPool2d(3, 2)),
-        ("conv2", nn.Conv2d(16, 32, 5, padding=2)), ("relu2", nn.ReLU()),
-        ("pool2", nn.MaxPool2d(3, 2)),
-        ("flatten", nn.Flatten()),
-        ("fc6", nn.Linear(32 * side * side, 256)), ("relu6", nn.ReLU()), ("drop6", nn.Dropout(p)),
-        ("fc7", nn.Linear(256, 256)), ("relu7", nn.ReLU()), ("drop7", nn.Dropout(p)),
-        ("fc8", nn.Linear(256, classes)),
-    ]))
+    layers, n_features = two_conv_blocks(img)
+    layers.update(fc6=nn.Linear(n_features, 256), relu6=nn.ReLU(), drop6=nn.Dropout(p),
+                  fc7=nn.Linear(256, 256), relu7=nn.ReLU(), drop7=nn.Dropout(p),
+                  fc8=nn.Linear(256, classes))
+    return nn.Sequential(layers)
 
 
 say(f"""

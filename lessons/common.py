@@ -95,6 +95,43 @@ def chance_range(rate: float, n: int) -> float:
     return 2 * (2 * rate * (1 - rate) / n) ** 0.5
 
 
+def flat_features(layers: Any, side: int, channels: int = 3) -> int:
+    """Numbers per image after ``layers`` (a Sequential or a list of layers ending in Flatten)
+    on a ``channels x side x side`` input, from ``minialex.summary.infer_shape``: shape
+    arithmetic only, no data, so fc sizes follow the convolutions and pools automatically."""
+    from minialex import nn
+    from minialex.summary import infer_shape
+
+    model = layers if isinstance(layers, nn.Module) else nn.Sequential(*layers)
+    n = 1
+    for d in infer_shape(model, (channels, side, side)):  # one sample's shape, no batch axis
+        n *= d
+    return n
+
+
+def two_conv_blocks(side: int, pool: int = 3,
+                    lrn: Callable[[], Any] | None = None) -> tuple[dict[str, Any], int]:
+    """The feature extractor of lessons 07-10 for ``3 x side x side`` images.
+
+    conv1 5x5 (3 -> 16 channels, padding 2), ReLU, [LRN], max-pool ``pool``/2, then conv2
+    5x5 (16 -> 32), ReLU, [LRN], max-pool ``pool``/2, Flatten. The layers are named
+    (conv1, relu1, lrn1, pool1, ..., flatten) so that a lesson appends its own classifier
+    and state_dicts of two variants line up. ``lrn`` makes one normalisation layer per call.
+    Returns the layers and the number of features the Flatten produces.
+    """
+    from minialex import nn
+
+    layers: dict[str, Any] = {}
+    for i, (cin, cout) in enumerate(((3, 16), (16, 32)), start=1):
+        layers[f"conv{i}"] = nn.Conv2d(cin, cout, 5, padding=2)
+        layers[f"relu{i}"] = nn.ReLU()
+        if lrn is not None:
+            layers[f"lrn{i}"] = lrn()
+        layers[f"pool{i}"] = nn.MaxPool2d(pool, 2)
+    layers["flatten"] = nn.Flatten()
+    return layers, flat_features(nn.Sequential(layers), side)
+
+
 def claim(what: str, claimed: Any, measured: Any, why: str = "") -> None:
     """Print a literature claim beside the number measured just now.
 
