@@ -13,9 +13,16 @@ Run: python lessons/10_data_augmentation.py [--quick]
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
-from common import Timer, chance_range, claim, lesson_args, save_figure, say, section
+from common import (
+    Timer,
+    chance_range,
+    claim,
+    lesson_args,
+    save_figure,
+    say,
+    section,
+    two_conv_blocks,
+)
 
 import minialex
 import minialex.functional as F
@@ -111,16 +118,12 @@ print(f"  std of the RGB offset over 10,000 draws: "
       f"{train_set.images.std():.3f})")
 strong = PCAColorAugmentation(eigvals, eigvecs, std=1.0)
 shown = [sample] + [np.clip(strong(sample, rng), 0, 1) for _ in range(4)]
-# Drawn directly rather than with viz.image_grid, which rescales every image to its own
-# range and would undo a brightness shift (the point of the figure).
-plt = viz.pyplot()
-fig, axes = plt.subplots(len(sample), len(shown), figsize=(1.4 * len(shown), 1.4 * len(sample)))
-for i in range(len(sample)):
-    for j, batch_j in enumerate(shown):
-        axes[i, j].imshow(batch_j[i].transpose(1, 2, 0), interpolation="nearest")
-        axes[i, j].axis("off")
-fig.suptitle("original, then 4 PCA colour shifts\n(std 1.0, ten times the paper's, to make "
-             "them visible)")
+# One row per image; normalize=False keeps the brightness shift that per-image rescaling
+# would undo (the point of the figure).
+fig = viz.image_grid(np.stack([version[i] for i in range(len(sample)) for version in shown]),
+                     ncols=len(shown), normalize=False,
+                     title="original, then 4 PCA colour shifts\n(std 1.0, ten times the "
+                           "paper's, to make them visible)")
 save_figure(fig, args, "pca_colour")
 
 # ----------------------------------------------------------------------------------------
@@ -129,20 +132,14 @@ epochs = 2 if args.quick else 12
 mean = train_set.images.mean(axis=(0, 2, 3)).tolist()
 std = train_set.images.std(axis=(0, 2, 3)).tolist()
 norm = Normalize(mean, std)
-side = ((crop - 3) // 2 + 1 - 3) // 2 + 1
 
 
 def net() -> nn.Module:
     """Two conv-ReLU-pool3/2 blocks (16, 32 channels), FC 128, FC classes, on crop x crop."""
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(3, 16, 5, padding=2)), ("relu1", nn.ReLU()),
-        ("pool1", nn.MaxPool2d(3, 2)),
-        ("conv2", nn.Conv2d(16, 32, 5, padding=2)), ("relu2", nn.ReLU()),
-        ("pool2", nn.MaxPool2d(3, 2)),
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(32 * side * side, 128)), ("relu3", nn.ReLU()),
-        ("fc2", nn.Linear(128, classes)),
-    ]))
+    layers, n_features = two_conv_blocks(crop)
+    layers.update(fc1=nn.Linear(n_features, 128), relu3=nn.ReLU(),
+                  fc2=nn.Linear(128, classes))
+    return nn.Sequential(layers)
 
 
 def ten_crop_accuracy(model: nn.Module, loader: DataLoader) -> float:

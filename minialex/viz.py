@@ -81,8 +81,13 @@ def filter_grid(weights: Any, ncols: int | None = None, title: str | None = None
 
 
 def image_grid(images: Any, labels: Sequence[Any] | None = None, ncols: int | None = None,
-               title: str | None = None) -> Any:
-    """A grid of images. images: (N, C, H, W) with C = 1 or 3, any range (each is rescaled)."""
+               title: str | None = None, normalize: bool = True) -> Any:
+    """A grid of images. images: (N, C, H, W) with C = 1 or 3.
+
+    ``normalize=True`` (default) rescales each image to its own [min, max], so any range
+    shows; ``normalize=False`` shows values as they are on a fixed [0, 1] scale (clipped),
+    which keeps differences between images, such as a brightness shift, visible.
+    """
     x = _host(images)
     if x.ndim == 3:
         x = x[:, None]
@@ -91,9 +96,13 @@ def image_grid(images: Any, labels: Sequence[Any] | None = None, ncols: int | No
     fig, axes = _axes_grid(x.shape[0], ncols, cell=1.4, title=title)
     for i, (ax, img) in enumerate(zip(axes, x, strict=True)):
         if img.shape[0] == 3:
-            ax.imshow(_normalise(img.transpose(1, 2, 0)), interpolation="nearest")
-        else:
+            rgb = img.transpose(1, 2, 0)
+            rgb = _normalise(rgb) if normalize else backend.np.clip(rgb, 0.0, 1.0)
+            ax.imshow(rgb, interpolation="nearest")
+        elif normalize:
             ax.imshow(img[0], cmap="gray", interpolation="nearest")
+        else:
+            ax.imshow(img[0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         if labels is not None:
             ax.set_title(str(labels[i]), fontsize=8)
     return fig

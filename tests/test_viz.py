@@ -54,6 +54,24 @@ def test_image_grid_labels_and_shape_errors():
         viz.image_grid(np.zeros((2, 5, 8, 8)))
 
 
+def test_image_grid_normalize_false_keeps_a_brightness_shift():
+    dark = np.full((3, 2, 2), 0.2)
+    dark[0, 0, 0] = 0.4                                  # not constant, so rescaling acts
+    bright = dark + 0.5                                  # the same image, brighter
+    over = dark + 2.0                                    # out of range: clipped to 1
+    images = np.stack([dark, bright, over])
+    kept = [np.asarray(im.get_array()) for im in _images(viz.image_grid(images,
+                                                                         normalize=False))]
+    assert np.allclose(kept[0], dark.transpose(1, 2, 0))
+    assert np.allclose(kept[1], bright.transpose(1, 2, 0))
+    assert np.allclose(kept[2], 1.0)
+    rescaled = [np.asarray(im.get_array()) for im in _images(viz.image_grid(images))]
+    assert np.allclose(rescaled[0], rescaled[1])         # default: the shift is undone
+    assert rescaled[0].min() == 0.0 and rescaled[0].max() == 1.0
+    grey = viz.image_grid(np.stack([dark[:1], bright[:1]]), normalize=False)
+    assert [im.get_clim() for im in _images(grey)] == [(0.0, 1.0), (0.0, 1.0)]
+
+
 def test_feature_maps_takes_one_activation_and_caps_the_count():
     a = np.random.default_rng(0).random((1, 10, 6, 6))
     fig = viz.feature_maps(a, max_maps=4)
