@@ -37,12 +37,13 @@ def f_prime(x: Any) -> Any:
 
 # ----------------------------------------------------------------------------------------
 section("1. Central differences and their two errors")
-say("""
+say(f"""
 The derivative is the limit of a difference quotient. Central differences,
 (f(x + eps) - f(x - eps)) / (2 eps), have a truncation error proportional to eps^2 (the
 forward difference (f(x + eps) - f(x)) / eps only to eps). But f is computed in floating
-point: each value carries a rounding error of about u*|f| (u = unit roundoff, 6e-8 in float32,
-1.1e-16 in float64), and dividing by eps amplifies it to u/eps. Total error ~ eps^2 + u/eps:
+point: each value carries a rounding error of about u*|f| (u = unit roundoff,
+{float(np.finfo(np.float32).eps) / 2:.1g} in float32, {float(np.finfo(np.float64).eps) / 2:.2g} in float64), and dividing by eps amplifies it to u/eps.
+Total error ~ eps^2 + u/eps:
 a V on a log-log plot, lowest near eps ~ u^(1/3).
 """)
 n_eps = 13 if args.quick else 37

@@ -90,7 +90,7 @@ for n in (227, 224):
 say(f"""
 With 227 the division is exact and the output is 55x55, the size drawn in the paper's
 figure. With 224 (the number written in the paper) it is {out_size(224, 11, 4)[1]:g}: the
-stride does not divide evenly, the floor gives 54, and the last
+stride does not divide evenly, the floor gives {out_size(224, 11, 4)[0]}, and the last
 {(224 - 11) % 4} rows and columns of the image are never seen by any conv1 window. Which inputs
 give exactly 55 for each padding?
 """)
@@ -99,8 +99,8 @@ for p in range(4):
     print(f"  padding {p}: n = 4*54 + 11 - 2*{p} = {exact_n} gives exactly 55")
 tv_out, tv_exact = out_size(224, 11, 4, 2)
 say(f"""
-So 224 works with padding 1.5 (impossible) but not with 0 or 1. torchvision's AlexNet takes a
-224 input with padding 2: ({224} + 4 - 11)/4 + 1 = {tv_exact:g}, floored to {tv_out}, i.e.
+So 224 works with padding {(4 * 54 + 11 - 224) / 2:g} (impossible) but not with 0 or 1.
+torchvision's AlexNet takes a 224 input with padding 2: ({224} + 4 - 11)/4 + 1 = {tv_exact:g}, floored to {tv_out}, i.e.
 it also throws away a fraction of a stride, on the padded side.
 """)
 

@@ -47,9 +47,12 @@ for name, layer in (("conv1", nn.Conv2d(3, 96, 11, stride=4)), ("relu1", nn.ReLU
         out = block(image)
     params = sum(p.size for p in layer.parameters())
     print(f"  + {name:<6} {type(layer).__name__:<18} {params:>9,} params -> {out.shape}")
-say("""
-conv1's 34,944 parameters are 96 x (11*11*3 weights + 1 bias). The same 96 kernels are applied
-at all 55*55 positions: weight sharing is why a convolution has few parameters yet much work.
+    if name == "conv1":
+        conv1_params, conv1_side = params, out.shape[-1]
+say(f"""
+conv1's {conv1_params:,} parameters are 96 x (11*11*3 weights + 1 bias). The same 96 kernels
+are applied at all {conv1_side}*{conv1_side} positions: weight sharing is why a convolution has
+few parameters yet much work.
 """)
 
 

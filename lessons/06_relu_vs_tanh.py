@@ -192,12 +192,14 @@ scales = {
     "0..1 pixels": probe,
     "0..255, mean subtracted": (probe - probe.mean(axis=0)) * 255.0,
 }
-print(f"{'input':>28} {'|pre-activation| median':>24} {'saturated (|tanh| > 0.96)':>26}")
+SATURATED = 0.96  # |tanh| above this counts as saturated: slope 1 - 0.96^2 < 0.08
+print(f"{'input':>28} {'|pre-activation| median':>24} "
+      f"{f'saturated (|tanh| > {SATURATED})':>26}")
 saturated = {}
 for name, x_in in scales.items():
     with minialex.no_grad():
         pre = conv1(minialex.tensor(x_in.astype(np.float32))).numpy()
-    sat = float(np.mean(np.abs(np.tanh(pre)) > 0.96))
+    sat = float(np.mean(np.abs(np.tanh(pre)) > SATURATED))
     saturated[name] = sat
     print(f"{name:>28} {np.median(np.abs(pre)):>24.2f} {sat:>26.1%}")
 sat_norm, sat_raw = saturated["normalised (mean 0, std 1)"], saturated["0..255, mean subtracted"]
@@ -208,8 +210,8 @@ elif ratio < 3:
 else:
     verdict = f"yet ReLU was still {ratio:.1f}x faster above"
 say(f"""
-A unit with |tanh| > 0.96 has slope below 0.08 and passes back less than a tenth of the
-gradient a ReLU would. With normalised inputs and small initial weights only {sat_norm:.1%}
+A unit with |tanh| > {SATURATED} has slope below {1 - SATURATED ** 2:.3f} and passes back
+less than a tenth of the gradient a ReLU would. With normalised inputs and small initial weights only {sat_norm:.1%}
 of the first-layer units start there, {verdict}; with raw 0..255 pixel values
 {sat_raw:.0%} start saturated. The paper's 6x is real for its setting, but it is a property
 of the whole recipe (input scale, initialisation, learning rate, depth), not of the

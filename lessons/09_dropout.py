@@ -78,12 +78,13 @@ print(f"E[train output], inverted       (mean over {samples:,} masks): "
 print(f"test output,     inverted  W h : {np.round(W @ h, 3)[:4]} ...")
 print(f"E[train output], paper, W' = 2W: {np.round(paper_train.mean(axis=0)[:4], 3)} ...")
 print(f"test output,     paper  W'(0.5h): {np.round(2 * W @ (0.5 * h), 3)[:4]} ...")
-for count in (samples // 25, samples):
+more = 25  # compare samples / 25 masks with all of them
+for count in (samples // more, samples):
     gap = np.abs(inv_train[:count].mean(axis=0) - W @ h).max() / np.abs(W @ h).max()
     print(f"largest |E[train] - test| / output scale, {count:>6,} masks: {gap:.4f}")
-say("""
-25 times more masks, about 5 = sqrt(25) times smaller difference: a Monte Carlo error that
-shrinks as 1/sqrt(masks), not a bias.
+say(f"""
+{more} times more masks, about {more ** 0.5:g} = sqrt({more}) times smaller difference:
+a Monte Carlo error that shrinks as 1/sqrt(masks), not a bias.
 """)
 print(f"identical training passes for the same mask: "
       f"{np.allclose(inv_train, paper_train)}")
