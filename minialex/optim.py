@@ -99,8 +99,28 @@ class Optimizer:
                             raise ValueError(
                                 f"{type(self).__name__}: gradient {p.grad.dtype}{p.grad.shape} "
                                 f"does not match parameter {p.data.dtype}{p.data.shape}")
-                        self._update(p, group, self.state.setdefault(i, {}))
+                        state = self.state.setdefault(i, {})
+                        self._check_buffers(i, p, state)
+                        self._update(p, group, state)
                     i += 1
+
+    def _check_buffers(self, i: int, p: Tensor, state: dict[str, Any]) -> None:
+        """Buffers must have their parameter's dtype and device: never promote silently.
+
+        They do not once the model was cast (``model.double()``) or moved (``model.to``)
+        after the optimiser took its first step.
+        """
+        for name, value in state.items():
+            if not backend.is_array(value) or value.ndim == 0:
+                continue
+            have = (value.dtype, backend.device_of(value))
+            want = (p.data.dtype, backend.device_of(p.data))
+            if have != want:
+                raise TypeError(
+                    f"{type(self).__name__}: buffer {name!r} of parameter {i} {p.shape} is "
+                    f"{have[0]} on {have[1]}, the parameter is {want[0]} on {want[1]}; cast or "
+                    "move the model before the first step, or carry the state over with "
+                    "opt.load_state_dict(opt.state_dict()), which converts the buffers")
 
     def _update(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -114,37 +134,50 @@ class Optimizer:
         return {"param_groups": groups, "state": state}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyper-parameters and buffers; buffers go to each parameter's device/dtype."""
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: {len(groups)} parameter "
-                             f"groups saved, optimiser has {len(self.param_groups)}")
-        new_state: dict[int, dict[str, Any]] = {}
-        for key, buffers in state_dict["state"].items():
-            i = int(key)
-            if not 0 <= i < len(self._params):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: state for parameter "
-                                 f"{i}, optimiser has {len(self._params)} parameters")
-            p = self._params[i]
-            xp = backend.get_array_module(p.data)
-            restored = {}
-            for name, value in buffers.items():
-                if backend.is_array(value) and value.ndim > 0:
-                    if tuple(value.shape) != p.shape:
-                        raise ValueError(f"{type(self).__name__}.load_state_dict: {name} of "
-                                         f"parameter {i} has shape {tuple(value.shape)}, "
-                                         f"parameter has {p.shape}")
-                    value = xp.asarray(value, dtype=p.dtype).copy()
-                elif backend.is_array(value):
-                    value = value.item()
-                restored[name] = value
-            new_state[i] = restored
+        """Restore hyper-parameters and buffers; buffers go to each parameter's device/dtype.
+
+        Everything is checked (``check_state_dict``) before anything changes.
+        """
+        groups, new_state = self._converted_state(state_dict)
         for group, saved in zip(self.param_groups, groups, strict=True):
             for k in self.defaults:
                 if k in saved:
                     value = saved[k]
                     group[k] = tuple(value) if isinstance(value, (list, tuple)) else value
         self.state = new_state
+
+    def check_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Raise ValueError if ``load_state_dict(state_dict)`` would fail; change nothing."""
+        self._converted_state(state_dict)
+
+    def _converted_state(self, state_dict: dict[str, Any]
+                         ) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+        """(saved groups, new state with buffers on each parameter's device and dtype)."""
+        name = f"{type(self).__name__}.load_state_dict"
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"{name}: {len(groups)} parameter groups saved, optimiser has "
+                             f"{len(self.param_groups)}")
+        new_state: dict[int, dict[str, Any]] = {}
+        for key, buffers in state_dict["state"].items():
+            i = int(key)
+            if not 0 <= i < len(self._params):
+                raise ValueError(f"{name}: state for parameter {i}, optimiser has "
+                                 f"{len(self._params)} parameters")
+            p = self._params[i]
+            xp = backend.get_array_module(p.data)
+            restored = {}
+            for buf, value in buffers.items():
+                if backend.is_array(value) and value.ndim > 0:
+                    if tuple(value.shape) != p.shape:
+                        raise ValueError(f"{name}: {buf} of parameter {i} has shape "
+                                         f"{tuple(value.shape)}, parameter has {p.shape}")
+                    value = xp.asarray(value, dtype=p.dtype).copy()
+                elif backend.is_array(value):
+                    value = value.item()
+                restored[buf] = value
+            new_state[i] = restored
+        return groups, new_state
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v}" for k, v in self.param_groups[0].items() if k != "params")
@@ -235,11 +268,15 @@ class LRScheduler:
     def state_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k != "optimizer"}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def check_state_dict(self, state: dict[str, Any]) -> None:
+        """Raise ValueError if ``load_state_dict(state)`` would fail; change nothing."""
         unknown = set(state) - set(vars(self))
         if unknown:
             raise ValueError(f"{type(self).__name__}.load_state_dict: unknown keys "
                              f"{sorted(unknown)}")
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.check_state_dict(state)
         for k, v in state.items():
             setattr(self, k, list(v) if isinstance(v, tuple) else v)
 

@@ -161,6 +161,32 @@ def test_optimizer_state_mismatch_is_reported():
         other.load_state_dict(opt.state_dict())
 
 
+@pytest.mark.parametrize("make, buffer", [
+    (lambda ps: SGD(ps, lr=0.1, momentum=0.9), "velocity"),
+    (lambda ps: Adam(ps, lr=0.1), "m")])
+def test_state_of_a_model_cast_after_a_step_is_refused_not_promoted(make, buffer):
+    from minialex.nn import Linear
+
+    model = Linear(3, 2)
+    opt = make(model.parameters())
+    for p in model.parameters():
+        p.grad = np.ones(p.shape, np.float32)
+    opt.step()
+    model.double()  # the weights become float64, the buffers are still float32
+    w = model.weight.data.copy()
+    for p in model.parameters():
+        p.grad = np.ones(p.shape, np.float64)
+    with pytest.raises(TypeError, match=rf"{buffer}.*parameter 0 \(2, 3\) is float32 on cpu.*"
+                                        "parameter is float64 on cpu"):
+        opt.step()
+    assert np.array_equal(model.weight.data, w)  # refused before any update
+    # the documented way out converts the buffers explicitly
+    opt.load_state_dict(opt.state_dict())
+    opt.step()
+    assert opt.state[0][buffer].dtype == np.float64 and model.weight.data.dtype == np.float64
+    assert not np.array_equal(model.weight.data, w)
+
+
 def test_optimizer_argument_errors_and_zero_grad():
     p = _param([1.0])
     with pytest.raises(ValueError, match="empty"):
