@@ -42,9 +42,9 @@ The derivative is the limit of a difference quotient. Central differences,
 (f(x + eps) - f(x - eps)) / (2 eps), have a truncation error proportional to eps^2 (the
 forward difference (f(x + eps) - f(x)) / eps only to eps). But f is computed in floating
 point: each value carries a rounding error of about u*|f| (u = unit roundoff,
-{float(np.finfo(np.float32).eps) / 2:.1g} in float32, {float(np.finfo(np.float64).eps) / 2:.2g} in float64), and dividing by eps amplifies it to u/eps.
-Total error ~ eps^2 + u/eps:
-a V on a log-log plot, lowest near eps ~ u^(1/3).
+{float(np.finfo(np.float32).eps) / 2:.1g} in float32, {float(np.finfo(np.float64).eps) / 2:.2g} in
+float64), and dividing by eps amplifies it to u/eps. Total error ~ eps^2 + u/eps: a V on a
+log-log plot, lowest near eps ~ u^(1/3).
 """)
 n_eps = 13 if args.quick else 37
 epsilons = np.logspace(-1, -13, n_eps)
