@@ -101,7 +101,8 @@ tv_out, tv_exact = out_size(224, 11, 4, 2)
 say(f"""
 So 224 works with padding {(4 * 54 + 11 - 224) / 2:g} (impossible) but not with 0 or 1.
 torchvision's AlexNet takes a 224 input with padding 2: ({224} + 4 - 11)/4 + 1 =
-{tv_exact:g}, floored to {tv_out}, i.e. it also throws away a fraction of a stride, on the padded side.
+{tv_exact:g}, floored to {tv_out}, i.e. it also throws away a
+fraction of a stride, on the padded side.
 """)
 
 

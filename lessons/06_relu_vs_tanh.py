@@ -212,7 +212,8 @@ else:
 say(f"""
 A unit with |tanh| > {SATURATED} has slope below {1 - SATURATED ** 2:.3f} and passes back
 less than a tenth of the gradient a ReLU would. With normalised inputs and small initial
-weights only {sat_norm:.1%} of the first-layer units start there, {verdict}; with raw 0..255 pixel values
+weights only {sat_norm:.1%} of the first-layer units start there, {verdict}; with raw
+0..255 pixel values
 {sat_raw:.0%} start saturated. The paper's 6x is real for its setting, but it is a property
 of the whole recipe (input scale, initialisation, learning rate, depth), not of the
 nonlinearity alone.
