@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from minialex.backend import BackendError
+
 
 def _input_shape(text: str) -> tuple[int, ...]:
     try:
@@ -99,8 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(importlib.import_module(module_name), func)
     try:
         return int(handler(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:  # user errors: one clear line, exit 2
+    except (ValueError, FileNotFoundError, BackendError) as exc:  # user errors: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # NumPy's message says how much it tried to allocate
+        print(f"error: out of memory ({exc or 'allocation failed'}); try a smaller --input "
+              "or --batch-size", file=sys.stderr)
         return 2
 
 

@@ -7,6 +7,13 @@ Everything else asks for the array module of the data it holds (the Chainer/DeZe
     y = xp.maximum(x, 0)
 
 so the same layer code runs on NumPy (CPU) and CuPy (GPU).
+
+The default backend is NumPy; ``use("cupy")`` or the environment variable
+``MINIALEX_BACKEND=cupy`` (read once, when minialex is imported) selects CuPy. Asking for CuPy
+where it cannot run raises ``BackendError`` saying what is missing; a bad value of
+``MINIALEX_BACKEND`` makes ``import minialex`` raise ``BackendError`` naming the variable and
+the valid values. There is deliberately no silent fallback to NumPy: a run meant for the GPU
+would otherwise carry on on the CPU, orders of magnitude slower.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ else:  # pragma: no cover - depends on the machine
     _CUPY_IMPORT_ERROR = None
 
 __all__ = [
+    "BackendError",
     "np",
     "numpy",
     "use",
@@ -50,6 +58,12 @@ __all__ = [
 ]
 
 BACKENDS = ("numpy", "cupy")
+ENV_VAR = "MINIALEX_BACKEND"
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot be used here (CuPy or a GPU missing, bad MINIALEX_BACKEND)."""
+
 _current = "numpy"
 
 
@@ -79,15 +93,18 @@ def _gpu_problem() -> str | None:
 
 
 def require_cupy() -> ModuleType:
-    """Return the cupy module, or raise RuntimeError saying what is missing."""
+    """Return the cupy module, or raise BackendError saying what is missing."""
     problem = _gpu_problem()
     if problem is not None:
-        raise RuntimeError(f"backend 'cupy' requested, but {problem}")
+        raise BackendError(f"backend 'cupy' requested, but {problem}")
     return _cupy  # type: ignore[return-value]
 
 
 def use(name: str) -> None:
-    """Select the default backend for newly created tensors: "numpy" or "cupy"."""
+    """Select the default backend for newly created tensors: "numpy" or "cupy".
+
+    An unknown name is a ValueError; "cupy" without CuPy or a GPU is a BackendError.
+    """
     global _current
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}: expected one of {BACKENDS}")
@@ -200,9 +217,18 @@ def default_rng(seed: Any = None, like: Any = None) -> Any:
 
 
 def _init_from_env() -> None:
-    name = os.environ.get("MINIALEX_BACKEND")
-    if name:
-        use(name.strip().lower())
+    value = os.environ.get(ENV_VAR)
+    if not value:
+        return
+    name = value.strip().lower()
+    if name not in BACKENDS:
+        raise BackendError(f"environment variable {ENV_VAR}={value!r} names an unknown backend: "
+                           f"expected one of {BACKENDS} (or leave it unset for numpy)")
+    try:
+        use(name)
+    except BackendError as exc:
+        raise BackendError(f"environment variable {ENV_VAR}={value!r}: {exc} "
+                           f"(unset {ENV_VAR} to run on the CPU with numpy)") from None
 
 
 _init_from_env()

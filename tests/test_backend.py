@@ -66,14 +66,15 @@ def test_unknown_backend_is_a_value_error():
 @pytest.mark.skipif(backend.cupy_available(), reason="CuPy and a GPU are present here")
 def test_cupy_without_gpu_says_what_is_missing():
     missing = r"backend 'cupy' requested.*(not installed|no CUDA GPU)"
-    with pytest.raises(RuntimeError, match=missing):
+    assert issubclass(backend.BackendError, RuntimeError)
+    with pytest.raises(backend.BackendError, match=missing):
         backend.use("cupy")
     assert backend.current() == "numpy"  # a failed switch changes nothing
-    with pytest.raises(RuntimeError, match="pip install|no CUDA GPU"):
+    with pytest.raises(backend.BackendError, match="pip install|no CUDA GPU"):
         backend.require_cupy()
-    with pytest.raises(RuntimeError, match="cupy"):
+    with pytest.raises(backend.BackendError, match="cupy"):
         backend.to_device(np.ones(2), "gpu")
-    with pytest.raises(RuntimeError, match="cupy"):
+    with pytest.raises(backend.BackendError, match="cupy"):
         Tensor(np.ones(2)).to("gpu")
 
 
@@ -95,12 +96,17 @@ def test_env_var_selects_backend_in_a_fresh_process():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "numpy"
     bogus = _python_with_env(code, "bogus")
-    assert bogus.returncode != 0 and "unknown backend 'bogus'" in bogus.stderr
+    last = bogus.stderr.strip().splitlines()[-1]
+    assert bogus.returncode != 0 and last.startswith("minialex.backend.BackendError")
+    for word in ("MINIALEX_BACKEND='bogus'", "unknown backend", "'numpy'", "'cupy'"):
+        assert word in last, word
     gpu = _python_with_env(code, "cupy")
     if backend.cupy_available():
         assert gpu.stdout.strip() == "cupy", gpu.stderr
     else:
-        assert gpu.returncode != 0 and "backend 'cupy' requested" in gpu.stderr
+        last = gpu.stderr.strip().splitlines()[-1]
+        assert gpu.returncode != 0 and "BackendError" in last
+        assert "MINIALEX_BACKEND='cupy'" in last and "backend 'cupy' requested" in last
 
 
 # ------------------------------------------------------------------ array modules

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from minialex import backend
 from minialex.__main__ import main
 from minialex.models import VARIANTS
 
@@ -73,6 +74,23 @@ def test_user_errors_are_one_line_and_exit_2(capsys, argv, words):
     assert len(err.strip().splitlines()) == 1
     for word in words:
         assert word in err
+
+
+@pytest.mark.skipif(backend.cupy_available(), reason="CuPy and a GPU are present here")
+def test_gpu_without_cupy_is_one_line_and_exit_2(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--device", "gpu", "--train-size", "8", "--test-size",
+                       "8", "--out", str(tmp_path / "run"))
+    assert code == 2
+    assert err.startswith("error: backend 'cupy' requested")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_out_of_memory_is_one_line_and_exit_2(capsys):
+    # 1 PiB of input: more than any machine's address space, so the allocation always fails.
+    code, _, err = run(capsys, "summary", "--input", "3,10000000,10000000")
+    assert code == 2
+    assert err.startswith("error: out of memory") and "PiB" in err and "--input" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_variants_lists_one_line_each(capsys):
