@@ -288,6 +288,34 @@ def save_checkpoint(path: str, model: Any, optimizer: Any = None, scheduler: Any
         _write_npz(f, arrays)
 
 
+class _Snapshot:
+    """References to what ``load_checkpoint`` may replace, to undo a load that failed."""
+
+    def __init__(self, model: Any, optimizer: Any, scheduler: Any, rng: bool) -> None:
+        tensors = ([t for _, t in model.named_parameters()] +
+                   [t for _, t in model.named_buffers()]) if model is not None else []
+        self.arrays = [(t, t.data) for t in tensors]
+        self.optimizer = optimizer
+        if optimizer is not None:
+            self.groups = [dict(g) for g in optimizer.param_groups]
+            self.state = optimizer.state
+        self.scheduler = scheduler
+        self.scheduler_vars = dict(vars(scheduler)) if scheduler is not None else {}
+        self.rng = _rng_state() if rng else None
+
+    def restore(self) -> None:
+        for t, data in self.arrays:
+            t.data = data
+        if self.optimizer is not None:
+            for group, saved in zip(self.optimizer.param_groups, self.groups, strict=True):
+                group.update(saved)
+            self.optimizer.state = self.state
+        if self.scheduler is not None:
+            vars(self.scheduler).update(self.scheduler_vars)
+        if self.rng is not None:
+            _set_rng_state(self.rng)
+
+
 @dataclass
 class Checkpoint:
     """What ``load_checkpoint`` read: epoch, config, extra, history, and the raw meta."""
@@ -365,20 +393,36 @@ def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, schedul
         for i, scalars in info.get("scalars", {}).items():
             state.setdefault(int(i), {}).update(scalars)
         opt_state = {"param_groups": info["param_groups"], "state": state}
-    if scheduler is not None and "scheduler" not in meta:
-        raise ValueError(f"checkpoint {path} holds no scheduler state")
-    # All checks passed: now change things.
-    if model is not None:
-        model.load_state_dict(saved)
-    if optimizer is not None:
         try:
-            optimizer.load_state_dict(opt_state)
+            optimizer.check_state_dict(opt_state)
         except (ValueError, KeyError) as exc:
             raise ValueError(f"checkpoint {path}: optimiser state does not fit: {exc}") from None
     if scheduler is not None:
-        scheduler.load_state_dict(meta["scheduler"]["state"])
-    if restore_rng:
-        _set_rng_state(meta["rng"])
+        info = meta.get("scheduler")
+        if info is None:
+            raise ValueError(f"checkpoint {path} holds no scheduler state")
+        if info.get("type") != type(scheduler).__name__:
+            raise ValueError(f"checkpoint {path} holds {info.get('type')} state, not "
+                             f"{type(scheduler).__name__}")
+        try:
+            scheduler.check_state_dict(info["state"])
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"checkpoint {path}: scheduler state does not fit: {exc}") from None
+    # All checks passed: now change things. Should anything still fail, put back what was
+    # there (loading replaces arrays rather than writing into them, so references suffice).
+    undo = _Snapshot(model, optimizer, scheduler, restore_rng)
+    try:
+        if model is not None:
+            model.load_state_dict(saved)
+        if optimizer is not None:
+            optimizer.load_state_dict(opt_state)
+        if scheduler is not None:
+            scheduler.load_state_dict(meta["scheduler"]["state"])
+        if restore_rng:
+            _set_rng_state(meta["rng"])
+    except BaseException:
+        undo.restore()
+        raise
     history = History.from_dict(meta["history"]) if meta.get("history") else None
     return Checkpoint(path, int(meta["epoch"]), meta.get("config", {}), meta.get("extra", {}),
                       history, meta)

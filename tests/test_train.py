@@ -283,6 +283,60 @@ def test_checkpoint_must_fit_the_model(tmp_path):
         load_checkpoint(path, _tiny_net(), SGD(_tiny_net().parameters(), lr=0.1))
 
 
+def _fresh_adam_with_state():
+    """A new net and Adam with a step taken (so the optimiser state is not empty)."""
+    backend.manual_seed(5)
+    net = _tiny_net()
+    opt = Adam([{"params": net.parameters(), "lr": 0.3}], lr=0.3)
+    for p in net.parameters():
+        p.grad = np.full(p.shape, 0.5, p.dtype)
+    opt.step()
+    return net, opt
+
+
+def _snapshot(net, opt):
+    return ([p.data.copy() for p in net.parameters()], opt.lr,
+            {i: {k: np.copy(v) for k, v in s.items()} for i, s in opt.state.items()})
+
+
+def _assert_unchanged(before, net, opt):
+    weights, lr, state = before
+    assert all(np.array_equal(a, p.data) for a, p in zip(weights, net.parameters(),
+                                                         strict=True))
+    assert opt.lr == lr
+    assert opt.state.keys() == state.keys()
+    assert all(np.array_equal(opt.state[i][k], v) for i in state for k, v in state[i].items())
+
+
+def test_failed_load_changes_nothing(tmp_path, monkeypatch):
+    net, opt = _trained(tmp_path)
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, net, opt, StepLR(opt, step_size=2))
+    # scheduler of another type: refused before the weights and the lr are overwritten
+    net2, opt2 = _fresh_adam_with_state()
+    before = _snapshot(net2, opt2)
+    with pytest.raises(ValueError, match="c.npz holds StepLR state, not PlateauDivider"):
+        load_checkpoint(path, net2, opt2, PlateauDivider(opt2))
+    _assert_unchanged(before, net2, opt2)
+    # optimiser state that does not fit (two parameter groups here, one saved)
+    params = list(net2.parameters())
+    opt3 = Adam([{"params": params[:2]}, {"params": params[2:]}], lr=0.7)
+    with pytest.raises(ValueError, match="optimiser state does not fit.*parameter groups"):
+        load_checkpoint(path, net2, opt3)
+    _assert_unchanged(before, net2, opt2)
+    assert opt3.lr == 0.7 and opt3.state == {}
+    # and a failure after the checks (simulated) is undone
+    sched = StepLR(opt2, step_size=9)
+
+    def broken(state):
+        raise RuntimeError("simulated")
+    monkeypatch.setattr(sched, "load_state_dict", broken)
+    with pytest.raises(RuntimeError, match="simulated"):
+        load_checkpoint(path, net2, opt2, sched)
+    _assert_unchanged(before, net2, opt2)
+    assert sched.step_size == 9 and sched.last_epoch == 0
+
+
 def test_pickled_npz_is_refused_without_running(tmp_path):
     marker = tmp_path / "ran"
 
