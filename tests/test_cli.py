@@ -99,6 +99,9 @@ def test_variants_lists_one_line_each(capsys):
     lines = [line for line in out.splitlines() if line.split(" ", 1)[0] in VARIANTS]
     assert [line.split()[0] for line in lines] == list(VARIANTS)
     assert "3x227x227" in lines[0] and "3x32x32" in lines[4]
+    # hidden widths then classes, as the papers give them: 17 flowers, 10 CIFAR classes
+    assert " FC 4096-4096-1000 " in lines[0]
+    assert " FC 4096-4096-1000-17 " in lines[3] and " FC 384-192-10 " in lines[4]
     assert "Krizhevsky" in out and "seed" not in out.lower()
 
 

@@ -121,13 +121,13 @@ VARIANTS: dict[str, VariantSpec] = {v.name: v for v in (
                  (256, 3, 1, 1, 1)), (4096, 4096), adaptive_pool=6,
                 dropout_placement="before", init="torch"),
     VariantSpec("keras-bn", "Dutta, \"AlexNet in a Nutshell\" (2020); \"AlexNet\" Keras notebook",
-                (3, 224, 224), "Keras AlexNet with BatchNorm, 17 flower classes: conv2 11x11 "
-                "valid, 2x2/2 pools, FC 4096-4096-1000",
+                (3, 224, 224), "Keras AlexNet, 17 flower classes: conv2 11x11 valid, 2x2/2 "
+                "pools, BatchNorm, dropout 0.4",
                 ((96, 11, 4, 0, 1), (256, 11, 1, 0, 1), (384, 3, 1, 0, 1), (384, 3, 1, 0, 1),
                  (256, 3, 1, 0, 1)), (4096, 4096, 1000), num_classes=17, pool="2x2/2",
                 batch_norm=True, dropout=0.4, init="keras"),
     VariantSpec("cifar-small", f"{_TWEAK}: small-AlexNet", (3, 32, 32),
-                "64/192/384/256/256 filters, FC 384-192, sized for 32x32 images, He init",
+                "64/192/384/256/256 filters, sized for 32x32 images, He init",
                 ((64, 11, 2, 5, 1), (192, 5, 1, 2, 1), (384, 3, 1, 1, 1), (256, 3, 1, 1, 1),
                  (256, 3, 1, 1, 1)), (384, 192), num_classes=10, pool_padding=1,
                 init="kaiming"),
@@ -381,10 +381,16 @@ _INITIALISERS = {"paper": _init_paper, "torch": _init_torch, "keras": _init_kera
 
 # ---------------------------------------------------------------------------- CLI
 def variants_table() -> str:
-    """One line per variant (name, input, what distinguishes it), then where each comes from."""
+    """One line per variant (name, input, FC widths, what distinguishes it), then sources.
+
+    The FC column is read from the spec: hidden widths, then the number of classes.
+    """
     wn = max(len(v) for v in VARIANTS)
-    lines = [f"{v.name:<{wn}}  {'x'.join(map(str, v.input_shape)):<9}  {v.description}"
-             for v in VARIANTS.values()]
+    fc = {v.name: "FC " + "-".join(map(str, (*v.hidden, v.num_classes)))
+          for v in VARIANTS.values()}
+    wf = max(len(text) for text in fc.values())
+    lines = [f"{v.name:<{wn}}  {'x'.join(map(str, v.input_shape)):<9}  {fc[v.name]:<{wf}}  "
+             f"{v.description}" for v in VARIANTS.values()]
     lines += ["", "Sources:"] + [f"  {v.name:<{wn}}  {v.source}" for v in VARIANTS.values()]
     return "\n".join(lines)
 
