@@ -706,6 +706,13 @@ def cli_summary(args: argparse.Namespace) -> int:
 _FORMULA = "out = floor((n + 2p - f) / s) + 1     n: input size, f: window, s: stride, p: padding"
 
 
+def _image_kind(channels: int) -> str:
+    """3 -> "RGB images", 1 -> "images with 1 channel": only 3 channels are called RGB."""
+    if channels == 3:
+        return "RGB images"
+    return f"images with {channels} channel{'s' if channels != 1 else ''}"
+
+
 def cli_demo(args: argparse.Namespace) -> int:
     """``python -m minialex``: the paper's AlexNet assembled stage by stage, its arithmetic
     printed at every layer, then the summary table and what its numbers say."""
@@ -725,7 +732,7 @@ def cli_demo(args: argparse.Namespace) -> int:
         "",
         f"    {_FORMULA}",
         "",
-        f"Input: a batch of N RGB images {fmt_shape(shape)}",
+        f"Input: a batch of N {_image_kind(shape[0])} {fmt_shape(shape)}",
     ]
     by_name = {r.name: r for r in traced.records}
     for title, names in model.stages:

@@ -35,6 +35,16 @@ def test_main_demo_assembles_the_paper_network(capsys):
     assert "2,334,080 of the 60,965,224 parameters (3.8%)" in out
 
 
+@pytest.mark.parametrize("channels, words", [
+    ("1", "a batch of N images with 1 channel (N, 1, 67, 67)"),
+    ("4", "a batch of N images with 4 channels (N, 4, 67, 67)"),
+])
+def test_demo_calls_only_three_channels_rgb(capsys, channels, words):
+    code, out, _ = run(capsys, "--input", f"{channels},67,67")  # 67: the smallest that fits
+    assert code == 0
+    assert words in out and "RGB" not in out
+
+
 def test_summary_of_keras_bn_reproduces_the_published_totals(capsys):
     code, out, _ = run(capsys, "summary", "--variant", "keras-bn")
     assert code == 0
