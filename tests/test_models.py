@@ -336,6 +336,33 @@ def test_keras_bn_with_3x3_pooling_breaks_at_pool5():
     assert "(N, 256, 1, 1)" in message
 
 
+KERAS_BN_PRINTED = [54, 27, 17, 8, 6, 4, 2, 1]  # conv1, pool1, conv2, pool2, conv3-5, pool5
+
+
+def test_keras_bn_with_3x3_ceil_pooling_runs_in_minialex():
+    """ceil_mode 3x3/2 pools: ceil((54 - 3) / 2) + 1 = 27, ceil((17 - 3) / 2) + 1 = 8 and
+    ceil((2 - 3) / 2) + 1 = 1 by hand. minialex's trace and its own forward both give the
+    printed sizes, and the clipped last window of pool5 sees the whole 2x2 map."""
+    model = alexnet("keras-bn", pool="3x3/2", ceil_mode=True).eval()
+    names = ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5"]
+    out = spatial(model, (3, 224, 224))
+    assert [out[n][1] for n in names] == KERAS_BN_PRINTED
+    x = minialex.tensor(backend.get_rng().standard_normal((1, 3, 224, 224), dtype=np.float32))
+    sizes, before_pool5 = {}, None
+    with minialex.no_grad():
+        for name, layer in model.named_children():
+            if name == "pool5":
+                before_pool5 = x.numpy()
+            x = layer(x)
+            sizes[name] = x.shape
+    assert [sizes[n][-1] for n in names] == KERAS_BN_PRINTED
+    assert all(sizes[n][-2] == sizes[n][-1] for n in names)
+    assert before_pool5.shape == (1, 256, 2, 2)
+    np.testing.assert_array_equal(model.pool5(minialex.tensor(before_pool5)).numpy()[..., 0, 0],
+                                  before_pool5.max(axis=(2, 3)))
+    assert x.shape == (1, 17) and bool(np.isfinite(x.numpy()).all())
+
+
 def test_keras_bn_with_3x3_ceil_pooling_gives_the_printed_shapes(torch):
     """With ceil_mode the 3x3/2 code gives the printed sizes again; PyTorch agrees."""
     model = alexnet("keras-bn", pool="3x3/2", ceil_mode=True)
@@ -351,10 +378,7 @@ def test_keras_bn_with_3x3_ceil_pooling_gives_the_printed_shapes(torch):
         elif isinstance(layer, nn.MaxPool2d):
             x = torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True)
             sizes.append(x.shape[-1])
-    assert sizes == [54, 27, 17, 8, 6, 4, 2, 1]
-    out = spatial(model, (3, 224, 224))  # and the layers themselves run it
-    names = ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5"]
-    assert [out[n][1] for n in names] == sizes
+    assert sizes == KERAS_BN_PRINTED
 
 
 def test_invalid_input_names_the_layer():
