@@ -7,6 +7,7 @@ from collections import OrderedDict
 import pytest
 from conftest import BACKENDS
 
+import minialex
 from minialex import Tensor, backend
 from minialex.nn import Module, Parameter, Sequential
 
@@ -64,6 +65,17 @@ def test_named_parameters_order_and_nested_names():
         "", "first", "block", "block.0", "block.1", "block.1.0"]
     assert net.num_parameters() == 1 + 3 * 6
     assert net.block[1][0].weight is dict(net.named_parameters())["block.1.0.weight"]
+
+
+def test_parameter_shares_its_array_and_tensor_copies_it():
+    a = np.ones(3, dtype=np.float32)
+    tied, also_tied = Parameter(a), Parameter(a)  # like torch.nn.Parameter: no copy
+    tied.data[0] = 5.0
+    assert also_tied.data[0] == 5.0 and a[0] == 5.0
+    own, other = Parameter(minialex.tensor(a)), Parameter(minialex.tensor(a))
+    own.data -= 1.0  # an optimiser step
+    np.testing.assert_array_equal(other.data, [5.0, 1.0, 1.0])
+    np.testing.assert_array_equal(a, [5.0, 1.0, 1.0])
 
 
 def test_shared_parameter_is_listed_once():

@@ -16,7 +16,11 @@ from minialex.tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A Tensor that is a trainable weight of a Module (``requires_grad=True``)."""
+    """A Tensor that is a trainable weight of a Module (``requires_grad=True``).
+
+    Like ``torch.nn.Parameter`` it wraps ``data`` without copying: two Parameters made from one
+    array are the same weight. ``Parameter(minialex.tensor(a))`` gives an independent copy.
+    """
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         super().__init__(data, requires_grad=requires_grad)
