@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from minialex.backend import BackendError
 
@@ -24,6 +24,20 @@ def _input_shape(text: str) -> tuple[int, ...]:
     if len(shape) != 3 or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"expected three positive sizes C,H,W, got {text!r}")
     return shape
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """argparse type: an int >= low (argparse names the option in its error message)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {value}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,16 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=("shapes", "cifar10", "folder"), default="shapes",
                    help="folder: DATA_DIR/train and DATA_DIR/test with one sub-folder per class")
     p.add_argument("--data-dir", default=None, help="root of CIFAR-10 batches or image folder")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
+    positive, non_negative = _int_at_least(1), _int_at_least(0)
+    p.add_argument("--epochs", type=positive, default=None)
+    p.add_argument("--batch-size", type=positive, default=None)
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=None)
     p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative, default=0)
     p.add_argument("--out", default="runs/latest", help="folder for checkpoints and logs")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
-    p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--train-size", type=int, default=None, help="images in the shapes train set")
-    p.add_argument("--test-size", type=int, default=None, help="images in the shapes test set")
+    p.add_argument("--image-size", type=positive, default=None)
+    p.add_argument("--train-size", type=positive, default=None,
+                   help="images in the shapes train set")
+    p.add_argument("--test-size", type=positive, default=None,
+                   help="images in the shapes test set")
     p.add_argument("--augment", choices=("none", "flip-crop", "paper"), default=None,
                    help="paper = random crops, flips and PCA colour augmentation")
     p.add_argument("--schedule", choices=("none", "plateau", "step"), default=None,

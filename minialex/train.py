@@ -99,6 +99,18 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def _no_batches(what: str, loader: Any) -> str:
+    """Why ``loader`` yields nothing, for an error message."""
+    text = f"{what} yields no batches"
+    dataset, size = getattr(loader, "dataset", None), getattr(loader, "batch_size", None)
+    if dataset is not None and size is not None:
+        text += f" ({len(dataset)} images, batch size {size}"
+        if getattr(loader, "drop_last", False):
+            text += ", incomplete batches dropped"
+        text += "): use more images or a smaller batch size"
+    return text
+
+
 # ============================================================================ evaluation
 def predict_ten_crop(model: Any, images: Tensor, size: int, padding: int = 0) -> Any:
     """Class probabilities (N, classes) averaged over the paper's ten crops of each image.
@@ -131,6 +143,10 @@ def evaluate(model: Any, loader: Iterable[tuple[Tensor, Any]], ten_crop: bool = 
     from minialex.functional import cross_entropy
 
     loss_fn = loss_fn or cross_entropy
+    if ten_crop and crop_size is None and padding == 0:
+        raise ValueError("evaluate: ten_crop needs crop_size smaller than the images or "
+                         "padding > 0; with neither, the ten crops are five copies of each "
+                         "image and five mirrors")
     was_training = getattr(model, "training", False)
     model.eval()
     meter = _Meter()
@@ -150,6 +166,8 @@ def evaluate(model: Any, loader: Iterable[tuple[Tensor, Any]], ten_crop: bool = 
                     meter.add(float(loss_fn(logits, labels).item()), logits, labels)
     finally:
         model.train(was_training)
+    if meter.n == 0:  # no images: a loss and accuracy of 0 would be made up
+        raise ValueError(_no_batches("evaluate: the loader", loader))
     return meter.result()
 
 
@@ -218,11 +236,19 @@ def _atomic_file(path: str, mode: str) -> Iterator[Any]:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())  # mkstemp makes it 0600, open() would not
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def _default_file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0o666 less the process umask."""
+    umask = os.umask(0)  # reading the umask means setting it; put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _atomic_write_text(path: str, text: str) -> None:
@@ -331,12 +357,24 @@ class Checkpoint:
 def read_checkpoint(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(arrays, meta) of a checkpoint file, verified; ValueError naming the file otherwise."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"checkpoint {path} is a directory; give the .npz file in it "
+                         f"(such as {os.path.join(path, 'last.npz')})")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        # checked first: np.load would try the file as a pickle and suggest allow_pickle=True
+        raise ValueError(f"checkpoint {path} is not an .npz archive (truncated, corrupt or "
+                         "another kind of file)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # an object array: pickled Python objects
+            raise ValueError(f"checkpoint {path} holds pickled Python objects, which a "
+                             "minialex checkpoint never does; refusing to load it") from None
+        raise ValueError(f"checkpoint {path} is truncated or corrupt ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError) as exc:
         raise ValueError(f"checkpoint {path} is truncated or corrupt "
                          f"({type(exc).__name__}: {exc})") from None
     if "meta" not in arrays:
@@ -488,6 +526,10 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
 
     loss_fn = loss_fn or cross_entropy
     say = log or (lambda _: None)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
+    if len(train_loader) == 0:
+        raise ValueError(_no_batches("fit: the training loader", train_loader))
     if getattr(scheduler, "needs_metric", False) and val_loader is None:
         raise ValueError(f"fit: {type(scheduler).__name__} divides the learning rate on the "
                          "validation error, so it needs val_loader")
@@ -531,6 +573,8 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
                 bar.set_postfix_str(f"loss {running['loss']:.3f} top-1 {_pct(running['top1'])}")
         finally:
             bar.close()
+        if meter.n == 0:  # a loader whose len() promised batches it did not yield
+            raise ValueError(_no_batches("fit: the training loader", train_loader))
         train = meter.result()
         record: dict[str, Any] = {
             "epoch": epoch + 1, "lr": lr, "train_loss": train["loss"], "train_top1": train["top1"],
@@ -588,12 +632,23 @@ def _datasets(cfg: dict[str, Any]) -> tuple[Any, Any, Any]:
     if name == "shapes":
         n, seed = cfg["test_size"], cfg["seed"]
         return (Shapes(cfg["train_size"], size, seed=seed, train=True),
-                Shapes(n, size, seed=seed, split="val"), Shapes(n, size, seed=seed, split="test"))
-    train, test = _files_datasets(cfg)
+                Shapes(n, size, seed=seed, split="val"), _test_dataset(cfg))
+    train = _files_dataset(cfg, "train")
+    test = _files_dataset(cfg, "test", classes=train.classes)
     return train, test, test
 
 
-def _files_datasets(cfg: dict[str, Any]) -> tuple[Any, Any]:
+def _test_dataset(cfg: dict[str, Any]) -> Any:
+    """The test split alone (``cli_evaluate`` needs nothing else)."""
+    from minialex.data import Shapes
+
+    if cfg["dataset"] == "shapes":
+        return Shapes(cfg["test_size"], cfg["image_size"], seed=cfg["seed"], split="test")
+    return _files_dataset(cfg, "test", classes=cfg.get("classes"))
+
+
+def _files_dataset(cfg: dict[str, Any], split: str, classes: Any = None) -> Any:
+    """CIFAR-10 or image-folder ``split`` ("train" or "test"); classes: the folder's order."""
     from minialex.data import CIFAR10, ImageFolder
 
     name, size = cfg["dataset"], cfg["image_size"]
@@ -603,11 +658,9 @@ def _files_datasets(cfg: dict[str, Any]) -> tuple[Any, Any]:
         if size != 32:
             raise ValueError(f"CIFAR-10 images are 32x32; the model wants {size}x{size} "
                              "(use --variant cifar-small)")
-        return CIFAR10(cfg["data_dir"], train=True), CIFAR10(cfg["data_dir"], train=False)
+        return CIFAR10(cfg["data_dir"], train=split == "train")
     if name == "folder":
-        root = cfg["data_dir"]
-        train = ImageFolder(os.path.join(root, "train"), size)
-        return train, ImageFolder(os.path.join(root, "test"), size, classes=train.classes)
+        return ImageFolder(os.path.join(cfg["data_dir"], split), size, classes=classes)
     raise ValueError(f"unknown dataset {name!r}: expected shapes, cifar10 or folder")
 
 
@@ -716,15 +769,15 @@ def cli_train(args: Any) -> int:
     seconds = time.perf_counter() - t1
     history.save_json(os.path.join(out, "history.json"))
     history.save_csv(os.path.join(out, "history.csv"))
-    written = ["last.npz", "best.npz", "history.json", "history.csv"]
     try:
         fig = history.plot()
     except ImportError:
         pass
     else:
         fig.savefig(os.path.join(out, "loss_curve.png"), dpi=100)
-        written.append("loss_curve.png")
         fig.clf()
+    written = [name for name in ("last.npz", "best.npz", "history.json", "history.csv",
+                                 "loss_curve.png") if os.path.isfile(os.path.join(out, name))]
     final = evaluate(model, test_loader)
     print(f"done in {seconds:.0f} s: test top-1 accuracy {_pct(final['top1'])} "
           f"(chance {_pct(chance)}), top-5 {_pct(final['top5'])}, test loss "
@@ -764,8 +817,9 @@ def cli_evaluate(args: Any) -> int:
     if "variant" not in cfg:
         raise ValueError(f"checkpoint {args.checkpoint} records no model configuration; "
                          "evaluate it from Python with load_checkpoint and evaluate")
-    if getattr(args, "dataset", None):
+    if getattr(args, "dataset", None) and args.dataset != cfg.get("dataset"):
         cfg["dataset"] = args.dataset
+        cfg.pop("classes", None)  # the training data's class list says nothing about these
     if getattr(args, "data_dir", None):
         cfg["data_dir"] = args.data_dir
     model = _build(cfg)
@@ -773,7 +827,7 @@ def cli_evaluate(args: Any) -> int:
     device = getattr(args, "device", "cpu") or "cpu"
     if device != "cpu":
         model.to(device)
-    test_set = _datasets(cfg)[2]
+    test_set = _test_dataset(cfg)
     if test_set.num_classes != cfg["num_classes"]:
         raise ValueError(f"the checkpoint's model has {cfg['num_classes']} classes, the "
                          f"{cfg['dataset']} test set {test_set.num_classes}")

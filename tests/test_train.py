@@ -191,6 +191,31 @@ def test_ten_crop_prediction_is_the_mean_softmax_of_the_ten_crops():
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
 
+def test_zero_iteration_runs_are_refused(shapes16):
+    net = _tiny_net()
+    opt = SGD(net.parameters(), lr=0.1)
+    loader = DataLoader(shapes16, batch_size=16)
+    for epochs in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="epochs must be a positive int"):
+            fit(net, loader, opt, epochs, log=None, progress=False)
+    empty = DataLoader(shapes16, batch_size=100, drop_last=True)
+    with pytest.raises(ValueError, match=r"no batches \(64 images, batch size 100, incomplete "
+                                         r"batches dropped\)"):
+        fit(net, empty, opt, 1, log=None, progress=False)
+    with pytest.raises(ValueError, match="evaluate: the loader yields no batches"):
+        evaluate(net, empty)
+
+
+def test_ten_crop_of_the_whole_image_is_refused(shapes16):
+    net = _tiny_net()
+    loader = DataLoader(shapes16, batch_size=16)
+    with pytest.raises(ValueError, match="ten_crop needs crop_size smaller.*or padding > 0"):
+        evaluate(net, loader, ten_crop=True)
+    with pytest.raises(ValueError, match="ten_crop: crop 16 is the whole 16x16 image"):
+        evaluate(net, loader, ten_crop=True, crop_size=16)
+    assert evaluate(net, loader, ten_crop=True, padding=2)["n"] == 64
+
+
 # ---------------------------------------------------------------------------- checkpoints
 def _trained(tmp_path):
     backend.manual_seed(0)
@@ -255,7 +280,7 @@ def test_truncated_and_corrupt_checkpoints_are_named(tmp_path):
     raw = good.read_bytes()
     cut = tmp_path / "cut.npz"
     cut.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(ValueError, match=r"cut\.npz is truncated or corrupt"):
+    with pytest.raises(ValueError, match=r"cut\.npz is not an \.npz archive"):
         load_checkpoint(cut, _tiny_net())
     flipped = bytearray(raw)
     flipped[len(raw) // 3] ^= 0xFF  # one byte inside the stored weights
@@ -351,6 +376,36 @@ def test_pickled_npz_is_refused_without_running(tmp_path):
     assert not marker.exists()
 
 
+def test_checkpoint_path_errors_say_what_is_wrong(tmp_path):
+    with pytest.raises(ValueError, match="is a directory.*last.npz"):
+        load_checkpoint(tmp_path)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip file at all" * 10)
+    with pytest.raises(ValueError, match=r"garbage\.npz is not an \.npz archive") as info:
+        load_checkpoint(garbage)
+    assert "allow_pickle" not in str(info.value)  # never suggest unsafe loading
+    arr = np.empty(1, dtype=object)
+    arr[0] = "text"
+    np.savez(tmp_path / "objects.npz", meta=np.array("{}"), x=arr)
+    with pytest.raises(ValueError, match="objects.npz holds pickled Python objects") as info:
+        load_checkpoint(tmp_path / "objects.npz")
+    assert "allow_pickle" not in str(info.value)
+
+
+def test_checkpoint_and_history_files_get_the_usual_mode(tmp_path):
+    net, opt = _trained(tmp_path)
+    umask = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "c.npz", net, opt)
+        History([1.0], [{"epoch": 1}]).save_json(tmp_path / "h.json")
+        with open(tmp_path / "plain", "w"):
+            pass
+    finally:
+        os.umask(umask)
+    for name in ("c.npz", "h.json", "plain"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o644, name
+
+
 def test_history_files(tmp_path):
     h = History([2.0, 1.5, 1.0, 0.8], [
         {"epoch": 1, "lr": 0.1, "train_loss": 1.75, "val_loss": 1.6},
@@ -388,6 +443,75 @@ def test_cli_train_resume_and_evaluate(tmp_path):
     assert len(resumed["iteration_loss"]) == 6 and len(resumed["epochs"]) == 2
     assert main(["evaluate", "--checkpoint", str(out / "last.npz"), "--ten-crop"]) == 0
     assert main(["evaluate", "--checkpoint", str(tmp_path / "nothing.npz")]) == 2
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--epochs", "0"), ("--epochs", "-1"), ("--batch-size", "0"), ("--train-size", "0"),
+    ("--test-size", "-3"), ("--image-size", "0"), ("--seed", "-1"), ("--epochs", "two")])
+def test_cli_train_refuses_bad_counts_naming_the_option(option, value, capsys):
+    from minialex.__main__ import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["train", option, value])
+    assert info.value.code == 2
+    assert f"argument {option}: expected" in capsys.readouterr().err
+
+
+def test_cli_train_without_a_full_batch_is_an_error(tmp_path, capsys):
+    from minialex.__main__ import main
+
+    code = main(["train", "--batch-size", "100", "--train-size", "64", "--test-size", "8",
+                 "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no batches (64 images, batch size 100" in err
+    assert not (tmp_path / "run" / "last.npz").exists()
+
+
+def _folder_checkpoint(tmp_path, dataset, data_dir):
+    """A checkpoint whose recorded configuration points at ``dataset`` in ``data_dir``."""
+    from minialex.train import _build
+
+    cfg = {"variant": "cifar-small", "dataset": dataset, "data_dir": str(data_dir),
+           "image_size": 32, "crop_padding": 4, "num_classes": 10, "input_shape": [3, 32, 32],
+           "mean": [0.5] * 3, "std": [0.25] * 3, "dropout": 0.0, "seed": 0, "test_size": 8,
+           "classes": [f"c{i}" for i in range(10)], "augment": "none"}
+    backend.manual_seed(0)
+    path = tmp_path / "model.npz"
+    save_checkpoint(path, _build(cfg), config=cfg, epoch=3)
+    return path
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "folder"])
+def test_cli_evaluate_reads_only_the_test_split(tmp_path, dataset, capsys):
+    import pickle
+
+    from PIL import Image
+
+    from minialex.__main__ import main
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    if dataset == "cifar10":  # test_batch only, no data_batch_1..5
+        data.mkdir()
+        batch = {"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+                 "labels": [0, 1, 2, 3]}
+        (data / "test_batch").write_bytes(pickle.dumps(batch, protocol=4))
+    else:  # DIR/test only, no DIR/train
+        for i in range(10):
+            (data / "test" / f"c{i}").mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                data / "test" / f"c{i}" / "a.png")
+    path = _folder_checkpoint(tmp_path, dataset, data)
+    assert main(["evaluate", "--checkpoint", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{dataset} test set ({4 if dataset == 'cifar10' else 10} images)" in out
+
+
+def test_cli_evaluate_names_a_directory(tmp_path, capsys):
+    from minialex.__main__ import main
+
+    assert main(["evaluate", "--checkpoint", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
 
 
 def test_image_folder_example_runs():

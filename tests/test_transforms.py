@@ -137,6 +137,15 @@ def test_ten_crop_positions():
     assert np.array_equal(CenterCrop(3)(x), crops[4])
     with pytest.raises(ValueError, match="larger"):
         ten_crop(x, 6)
+    square = x[:, :, :5, :5]
+    assert ten_crop(square[:, :, :, :5], 4).shape == (10, 2, 1, 4, 4)
+    with pytest.raises(ValueError, match="crop 5 is the whole 5x5 image.*five copies"):
+        ten_crop(square, 5)
+
+
+def test_pca_color_stats_needs_two_pixels():
+    with pytest.raises(ValueError, match="at least 2 pixels, got 0 images"):
+        pca_color_stats(np.zeros((0, 3, 4, 4), np.float32))
 
 
 def test_compose_shares_the_generator():

@@ -241,15 +241,16 @@ def _load_binary_batch(path: str) -> tuple[Any, Any]:
     return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
-def _find_batches(root: str, fmt: str) -> tuple[str, str]:
-    """(folder, format) holding the batch files, looking in root and the usual sub-folders."""
+def _find_batches(root: str, fmt: str, first: str = TRAIN_FILES[0]) -> tuple[str, str]:
+    """(folder, format) holding the batch file ``first``, looking in root and the usual
+    sub-folders (the test split alone needs no training files)."""
     if not os.path.isdir(root):
         raise FileNotFoundError(f"CIFAR-10: data folder {root} does not exist "
                                 f"(download from {_DOWNLOAD} and extract it there)")
     candidates = {"python": ["cifar-10-batches-py", "."], "binary": ["cifar-10-batches-bin", "."]}
     formats = ["python", "binary"] if fmt == "auto" else [fmt]
     for f in formats:
-        probe = "data_batch_1" + (".bin" if f == "binary" else "")
+        probe = first + (".bin" if f == "binary" else "")
         for sub in candidates[f]:
             folder = os.path.normpath(os.path.join(root, sub))
             if os.path.isfile(os.path.join(folder, probe)):
@@ -257,7 +258,7 @@ def _find_batches(root: str, fmt: str) -> tuple[str, str]:
     if fmt == "auto":
         fmt = "python"  # report the usual layout
     folder = os.path.join(root, candidates[fmt][0])
-    probe = "data_batch_1" + (".bin" if fmt == "binary" else "")
+    probe = first + (".bin" if fmt == "binary" else "")
     raise FileNotFoundError(f"CIFAR-10: missing batch file {os.path.join(folder, probe)} "
                             f"(looked in {root} and {folder}; download from {_DOWNLOAD})")
 
@@ -273,8 +274,8 @@ class CIFAR10(ArrayDataset):
     def __init__(self, root: str, train: bool = True, fmt: str = "auto") -> None:
         if fmt not in ("auto", "python", "binary"):
             raise ValueError(f"CIFAR-10: fmt must be 'auto', 'python' or 'binary', got {fmt!r}")
-        folder, fmt = _find_batches(os.fspath(root), fmt)
         names = TRAIN_FILES if train else TEST_FILES
+        folder, fmt = _find_batches(os.fspath(root), fmt, names[0])
         load = _load_python_batch if fmt == "python" else _load_binary_batch
         suffix = ".bin" if fmt == "binary" else ""
         parts = [load(os.path.join(folder, name + suffix)) for name in names]

@@ -154,6 +154,9 @@ def pca_color_stats(images: Any, max_pixels: int = 1_000_000, seed: int = 0,
     if images.shape[1] != 3:
         raise ValueError(f"pca_color_stats: expected 3 colour channels, got {images.shape[1]}")
     pixels = images.transpose(1, 0, 2, 3).reshape(3, -1)
+    if pixels.shape[1] < 2:
+        raise ValueError(f"pca_color_stats: a covariance needs at least 2 pixels, got "
+                         f"{images.shape[0]} images of shape {tuple(images.shape[1:])}")
     if pixels.shape[1] > max_pixels:
         pick = np.random.default_rng(seed).choice(pixels.shape[1], max_pixels, replace=False)
         pixels = pixels[:, pick]
@@ -220,6 +223,10 @@ def ten_crop(images: Any, size: int) -> Any:
     h, w = images.shape[2:]
     if h < size or w < size:
         raise ValueError(f"ten_crop: crop {size} larger than the image {h}x{w}")
+    if h == size and w == size:
+        raise ValueError(f"ten_crop: crop {size} is the whole {h}x{w} image, so the ten crops "
+                         "would be five copies of it and five mirrors; use a smaller crop or "
+                         "pad the images first")
     corners = [(0, 0), (0, w - size), (h - size, 0), (h - size, w - size),
                ((h - size) // 2, (w - size) // 2)]
     five = [images[:, :, t:t + size, l:l + size] for t, l in corners]
