@@ -5,8 +5,10 @@ epoch, and returns a ``History`` (the loss of every iteration, the metrics of ev
 ``evaluate`` reports loss, top-1 and top-5 accuracy, optionally averaging the softmax over the
 paper's ten crops. Checkpoints are ``.npz`` files (plain arrays and one JSON string, loaded
 with ``allow_pickle=False``, so a checkpoint can never run code), written atomically and
-checked on load; they hold the random state too, so a resumed run continues with exactly the
-losses an uninterrupted one would have had (on the CPU).
+checked on load (``save(model, optimizer, path)`` / ``load(model, optimizer, path)`` are the
+short forms of ``save_checkpoint`` / ``load_checkpoint``); they hold the random state too, so
+a resumed run continues with exactly the losses an uninterrupted one would have had (on the
+CPU).
 
 The paper's metrics: top-1 error is the fraction of images whose most probable class is
 wrong; top-5 error counts an image as correct when its label is among the five most probable
@@ -464,6 +466,18 @@ def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, schedul
     history = History.from_dict(meta["history"]) if meta.get("history") else None
     return Checkpoint(path, int(meta["epoch"]), meta.get("config", {}), meta.get("extra", {}),
                       history, meta)
+
+
+def save(model: Any, optimizer: Any, path: str, **kwargs: Any) -> None:
+    """``save_checkpoint(path, model, optimizer, **kwargs)``, in the argument order of the
+    training-stack contract: ``save(model, optimizer, path)``. optimizer may be None."""
+    save_checkpoint(path, model, optimizer, **kwargs)
+
+
+def load(model: Any, optimizer: Any, path: str, **kwargs: Any) -> Checkpoint:
+    """``load_checkpoint(path, model, optimizer, **kwargs)``, the mirror of ``save``: restores
+    ``model`` (and ``optimizer`` unless None) from ``path``, checking everything first."""
+    return load_checkpoint(path, model, optimizer, **kwargs)
 
 
 # ============================================================================ fit

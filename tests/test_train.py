@@ -20,8 +20,10 @@ from minialex.train import (
     History,
     evaluate,
     fit,
+    load,
     load_checkpoint,
     predict_ten_crop,
+    save,
     save_checkpoint,
     topk_accuracy,
 )
@@ -249,6 +251,23 @@ def test_checkpoint_round_trip(tmp_path):
     assert np.array_equal(opt2.state[0]["m"], opt.state[0]["m"])
     with np.load(path, allow_pickle=False) as raw:  # plain arrays, nothing pickled
         assert all(raw[k].dtype != object for k in raw.files)
+
+
+def test_save_and_load_contract(tmp_path):
+    net, opt = _trained(tmp_path)
+    path = tmp_path / "model.npz"
+    save(net, opt, path, epoch=4)
+    backend.manual_seed(3)
+    net2 = _tiny_net()
+    opt2 = Adam(net2.parameters(), lr=0.9)
+    assert load(net2, opt2, path).epoch == 4
+    for a, b in zip(net.parameters(), net2.parameters(), strict=True):
+        assert np.array_equal(a.data, b.data)
+    assert opt2.lr == 0.01 and np.array_equal(opt2.state[0]["m"], opt.state[0]["m"])
+    net3 = _tiny_net()
+    load(net3, None, path)  # weights only
+    for a, b in zip(net.parameters(), net3.parameters(), strict=True):
+        assert np.array_equal(a.data, b.data)
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
