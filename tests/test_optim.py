@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import requires_cupy
 
 from minialex import backend
 from minialex.nn import Parameter
@@ -185,6 +186,23 @@ def test_state_of_a_model_cast_after_a_step_is_refused_not_promoted(make, buffer
     opt.step()
     assert opt.state[0][buffer].dtype == np.float64 and model.weight.data.dtype == np.float64
     assert not np.array_equal(model.weight.data, w)
+
+
+@requires_cupy
+@pytest.mark.cupy
+def test_state_of_a_model_moved_after_a_step_is_refused():
+    from minialex.nn import Linear
+
+    model = Linear(3, 2)
+    opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for p in model.parameters():
+        p.grad = np.ones(p.shape, np.float32)
+    opt.step()
+    model.to("gpu")  # the weights move, the velocity stays on the host
+    for p in model.parameters():
+        p.grad = backend.to_device(np.ones(p.shape, np.float32), "gpu")
+    with pytest.raises(TypeError, match="velocity.*float32 on cpu.*float32 on gpu"):
+        opt.step()
 
 
 def test_optimizer_argument_errors_and_zero_grad():
