@@ -87,12 +87,13 @@ f = 11, s = 4, p = 0:
 for n in (227, 224):
     m, exact = out_size(n, 11, 4)
     print(f"  n = {n}: ({n} + 0 - 11) / 4 + 1 = {exact:g} -> {m}")
+unseen = (224 - 11) % 4  # rows past the last conv1 window at 224
 say(f"""
 With 227 the division is exact and the output is 55x55, the size drawn in the paper's
 figure. With 224 (the number written in the paper) it is {out_size(224, 11, 4)[1]:g}: the
 stride does not divide evenly, the floor gives {out_size(224, 11, 4)[0]}, and the last
-{(224 - 11) % 4} rows and columns of the image are never seen by any conv1 window. Which inputs
-give exactly 55 for each padding?
+{unseen} row{'s' * (unseen != 1)} and column{'s' * (unseen != 1)} of the image are never
+seen by any conv1 window. Which inputs give exactly 55 for each padding?
 """)
 for p in range(4):
     exact_n = 4 * 54 + 11 - 2 * p
