@@ -42,7 +42,6 @@ __all__ = [
     "xp",
     "get_array_module",
     "cupy_available",
-    "gpu_available",
     "require_cupy",
     "to_host",
     "to_device",
@@ -71,9 +70,6 @@ def cupy_available() -> bool:
     """True when CuPy imports *and* sees at least one GPU."""
     return _gpu_problem() is None
 
-
-def gpu_available() -> bool:
-    return cupy_available()
 
 
 def _gpu_problem() -> str | None:
@@ -162,10 +158,6 @@ def to_device(array: Any, device: str) -> Any:
         return require_cupy().asarray(array)
     raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'gpu'")
 
-
-def asarray(data: Any, dtype: Any = None) -> Any:
-    """An array on the default backend."""
-    return xp().asarray(data, dtype=dtype)
 
 
 def as_strided(x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:

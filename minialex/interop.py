@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from minialex import backend
 from minialex import nn as mnn
 
 __all__ = ["to_torch"]
@@ -56,8 +55,7 @@ def _layer(torch: Any, m: mnn.Module) -> Any:
         return tnn.Flatten(m.start_dim, m.end_dim)
     else:
         raise TypeError(f"to_torch: no PyTorch equivalent known for {type(m).__name__}")
-    state = {name: torch.from_numpy(backend.to_host(v).copy())
-             for name, v in m.state_dict().items()}
+    state = {name: torch.from_numpy(v) for name, v in m.state_dict().items()}  # host copies
     layer.load_state_dict(state, strict=False)
     return layer
 

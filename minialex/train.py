@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -616,9 +617,10 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
             extra = {"best_top1": best}
             save_checkpoint(last_path, model, optimizer, scheduler, epoch + 1, extra, config,
                             history)
-            if improved:
-                save_checkpoint(os.path.join(checkpoint_dir, "best.npz"), model, optimizer,
-                                scheduler, epoch + 1, extra, config, history)
+            if improved:  # the same bytes as last.npz: copy it rather than serialise again
+                with _atomic_file(os.path.join(checkpoint_dir, "best.npz"), "wb") as f, \
+                        open(last_path, "rb") as src:
+                    shutil.copyfileobj(src, f)
     return history
 
 

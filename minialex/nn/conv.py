@@ -55,7 +55,7 @@ class Conv2d(Module):
         """PyTorch's default initialisation (see the class docstring)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
             bound = 1.0 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
