@@ -49,7 +49,7 @@ class Module:
             target = self._parameters
         elif isinstance(value, Module):
             target = self._modules
-        elif name in self.__dict__.get("_buffer_names", ()):
+        elif name in self._buffers:  # reassigning a registered buffer keeps it a buffer
             target = self._buffers
         else:
             target = None
@@ -79,7 +79,6 @@ class Module:
 
     def register_buffer(self, name: str, value: Tensor | None) -> None:
         """A non-trained state tensor (moved by ``to()``, saved by ``state_dict()``)."""
-        self.__dict__.setdefault("_buffer_names", set()).add(name)
         self.__dict__.pop(name, None)
         self._buffers[name] = value
 
