@@ -409,11 +409,13 @@ def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, schedul
     arrays, meta = read_checkpoint(path)
     if model is not None:
         saved = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
-        own = model.state_dict()
+        # shapes only: state_dict() would make a host copy of every weight just to compare
+        own = {name: tuple(t.shape) for name, t in model.named_parameters()}
+        own.update((name, tuple(t.shape)) for name, t in model.named_buffers())
         missing = [k for k in own if k not in saved]
         unexpected = [k for k in saved if k not in own]
-        wrong = [f"{k}: model {tuple(own[k].shape)}, checkpoint {tuple(saved[k].shape)}"
-                 for k in own if k in saved and tuple(own[k].shape) != tuple(saved[k].shape)]
+        wrong = [f"{k}: model {own[k]}, checkpoint {tuple(saved[k].shape)}"
+                 for k in own if k in saved and own[k] != tuple(saved[k].shape)]
         if missing or unexpected or wrong:
             raise ValueError(f"checkpoint {path} does not fit {type(model).__name__}: "
                              f"missing {missing}, unexpected {unexpected}, shape mismatches "
