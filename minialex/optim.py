@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from minialex import backend
+from minialex.functional._checks import check_positive_int
 from minialex.tensor import Tensor, no_grad
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -285,8 +286,7 @@ class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size), as ``torch.optim.lr_scheduler.StepLR``."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+        step_size = check_positive_int("StepLR", "step_size", step_size)
         super().__init__(optimizer)
         self.step_size, self.gamma = step_size, float(gamma)
         self.base_lrs = [g["lr"] for g in optimizer.param_groups]

@@ -36,6 +36,7 @@ from minialex.functional._checks import (
     as_tensor,
     check_finite,
     check_floating,
+    check_positive_int,
     check_rank,
     check_same_device,
     check_same_dtype,
@@ -177,9 +178,7 @@ def _check_conv_args(x: Tensor, w: Tensor, b: Tensor | None, stride: IntPair,
     check_same_dtype(layer, input=x, weight=w, bias=b)
     check_same_device(layer, input=x, weight=w, bias=b)
     check_finite(layer, x)
-    if isinstance(groups, bool) or not isinstance(groups, (int, backend.np.integer)) \
-            or groups < 1:
-        raise ValueError(f"{layer}: groups must be a positive int, got {groups!r}")
+    groups = check_positive_int(layer, "groups", groups)
     n, c_in, h, wd = x.shape
     c_out, c_per_group, kh, kw = w.shape
     if c_in % groups or c_out % groups:

@@ -68,6 +68,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minialex import nn
+from minialex.functional._checks import check_positive_int
 from minialex.nn import init
 from minialex.nn.module import Module, Sequential
 from minialex.summary import LayerError, describe, infer_shape
@@ -251,8 +252,7 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
     _choice("activation", activation, tuple(_ACTIVATIONS))
     _choice("num_conv", num_conv, (3, 4, 5))
     num_classes = spec.num_classes if num_classes is None else num_classes
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"alexnet: num_classes must be a positive int, got {num_classes!r}")
+    num_classes = check_positive_int("alexnet", "num_classes", num_classes)
     p_drop = spec.dropout if dropout is None else float(dropout)
     if not 0.0 <= p_drop < 1.0:
         raise ValueError(f"alexnet: dropout must be in [0, 1), got {dropout!r}")
