@@ -49,30 +49,42 @@ def _host_labels(labels: Any) -> Any:
     return np.asarray(backend.to_host(data)).astype(np.int64, copy=False).reshape(-1)
 
 
-def topk_correct(scores: Any, labels: Any, k: int) -> int | None:
-    """How many rows of ``scores`` (N, classes) have their label among the k largest scores.
+def _true_class_ranks(scores: Any, labels: Any) -> tuple[Any, int]:
+    """(rank of each row's true class among its scores, number of classes), on the host.
 
-    None when k >= classes (then every label is in the top k and the count says nothing).
-    Ties are broken towards the lower class index.
+    scores: (N, classes), labels: (N,). Rank 0 is the highest score; ties are broken towards
+    the lower class index. Scores and labels are copied to the host once, here.
     """
     s = backend.to_host(scores.data if isinstance(scores, Tensor) else scores)
     y = _host_labels(labels)
     if s.ndim != 2 or s.shape[0] != y.shape[0]:
         raise ValueError(f"topk: expected scores (N, classes) and labels (N,), got "
                          f"{s.shape} and {y.shape}")
-    if k >= s.shape[1]:
-        return None
     # rank of the true class = number of classes scoring strictly higher (plus ties before it)
     true = s[np.arange(len(y)), y][:, None]
     higher = (s > true).sum(axis=1) + ((s == true) & (np.arange(s.shape[1]) < y[:, None])).sum(1)
-    return int((higher < k).sum())
+    return higher, s.shape[1]
+
+
+def _count_within(ranks: Any, classes: int, k: int) -> int | None:
+    """How many ``ranks`` are below k; None when k >= classes (every label is in the top k)."""
+    return None if k >= classes else int((ranks < k).sum())
+
+
+def topk_correct(scores: Any, labels: Any, k: int) -> int | None:
+    """How many rows of ``scores`` (N, classes) have their label among the k largest scores.
+
+    None when k >= classes (then every label is in the top k and the count says nothing).
+    Ties are broken towards the lower class index.
+    """
+    return _count_within(*_true_class_ranks(scores, labels), k)
 
 
 def topk_accuracy(scores: Any, labels: Any, k: int = 1) -> float | None:
     """Fraction of rows whose label is among the k highest scores; None when k >= classes."""
-    correct = topk_correct(scores, labels, k)
-    n = _host_labels(labels).shape[0]
-    return None if correct is None else correct / max(n, 1)
+    ranks, classes = _true_class_ranks(scores, labels)
+    correct = _count_within(ranks, classes, k)
+    return None if correct is None else correct / max(len(ranks), 1)
 
 
 class _Meter:
@@ -85,11 +97,12 @@ class _Meter:
         self.top5: int | None = 0
 
     def add(self, loss: float, scores: Any, labels: Any) -> None:
-        b = _host_labels(labels).shape[0]
+        ranks, classes = _true_class_ranks(scores, labels)  # one device->host copy per batch
+        b = len(ranks)
         self.n += b
         self.loss_sum += loss * b
-        self.top1 += topk_correct(scores, labels, 1) or 0
-        c5 = topk_correct(scores, labels, 5)
+        self.top1 += _count_within(ranks, classes, 1) or 0
+        c5 = _count_within(ranks, classes, 5)
         self.top5 = None if c5 is None or self.top5 is None else self.top5 + c5
 
     def result(self) -> dict[str, Any]:
