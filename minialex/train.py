@@ -420,6 +420,14 @@ def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, schedul
     """
     path = os.fspath(path)
     arrays, meta = read_checkpoint(path)
+    return _restore_checkpoint(path, arrays, meta, model, optimizer, scheduler, restore_rng)
+
+
+def _restore_checkpoint(path: str, arrays: dict[str, Any], meta: dict[str, Any],
+                        model: Any = None, optimizer: Any = None, scheduler: Any = None,
+                        restore_rng: bool = False) -> Checkpoint:
+    """``load_checkpoint`` for the (arrays, meta) that ``read_checkpoint(path)`` returned, so a
+    caller that has read the file already need not read and hash it again."""
     if model is not None:
         saved = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
         # shapes only: state_dict() would make a host copy of every weight just to compare
@@ -536,7 +544,8 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
         scheduler: Any = None, log_every: int = 50, progress: bool = True,
         checkpoint_dir: str | None = None, resume: bool = False,
         config: dict[str, Any] | None = None,
-        log: Callable[[str], None] | None = print) -> History:
+        log: Callable[[str], None] | None = print,
+        last_read: tuple[dict[str, Any], dict[str, Any]] | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs; returns the ``History``.
 
     Each iteration: forward, ``loss_fn(logits, labels)`` (default cross-entropy), backward,
@@ -547,7 +556,9 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
 
     resume: continue from ``checkpoint_dir/last.npz`` if it exists: weights, optimiser,
     scheduler, history and random state are restored and the data loader is set to the next
-    epoch, so the losses continue exactly as if the run had never stopped.
+    epoch, so the losses continue exactly as if the run had never stopped. last_read: the
+    (arrays, meta) that ``read_checkpoint`` returned for that file, if the caller has read it
+    already (it is then not read again).
     config: JSON-able description stored in the checkpoints (``cli_evaluate`` rebuilds the
     model from it). log: where log lines go (None: silent). progress: show a progress bar
     (tqdm if installed, else a plain line every ``log_every`` iterations).
@@ -567,8 +578,10 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
     start = 0
     best = -1.0
     last_path = os.path.join(checkpoint_dir, "last.npz") if checkpoint_dir else None
-    if resume and last_path and os.path.exists(last_path):
-        ckpt = load_checkpoint(last_path, model, optimizer, scheduler, restore_rng=True)
+    if resume and last_path and (last_read is not None or os.path.exists(last_path)):
+        arrays, meta = last_read if last_read is not None else read_checkpoint(last_path)
+        ckpt = _restore_checkpoint(last_path, arrays, meta, model, optimizer, scheduler,
+                                   restore_rng=True)
         start = ckpt.epoch
         history = ckpt.history or History()
         best = ckpt.extra.get("best_top1", -1.0)
@@ -749,8 +762,10 @@ def cli_train(args: Any) -> int:
     """`python -m minialex train`: train a variant, write checkpoints, history and a curve."""
     out = args.out
     last = os.path.join(out, "last.npz")
+    last_read = None
     if getattr(args, "resume", False) and os.path.exists(last):
-        cfg = read_checkpoint(last)[1]["config"]
+        last_read = read_checkpoint(last)  # read once: fit restores from it
+        cfg = dict(last_read[1]["config"])
         if args.epochs is not None:
             cfg["epochs"] = args.epochs
         print(f"resuming {last} with the settings recorded in it (epochs: {cfg['epochs']})")
@@ -796,7 +811,8 @@ def cli_train(args: Any) -> int:
     t1 = time.perf_counter()
     history = fit(model, train_loader, optimizer, cfg["epochs"], val_loader=val_loader,
                   scheduler=scheduler, progress=not getattr(args, "no_progress", False),
-                  checkpoint_dir=out, resume=getattr(args, "resume", False), config=cfg)
+                  checkpoint_dir=out, resume=getattr(args, "resume", False), config=cfg,
+                  last_read=last_read)
     seconds = time.perf_counter() - t1
     history.save_json(os.path.join(out, "history.json"))
     history.save_csv(os.path.join(out, "history.csv"))
@@ -854,7 +870,7 @@ def cli_evaluate(args: Any) -> int:
     if getattr(args, "data_dir", None):
         cfg["data_dir"] = args.data_dir
     model = _build(cfg)
-    load_checkpoint(args.checkpoint, model)
+    _restore_checkpoint(os.fspath(args.checkpoint), arrays, meta, model)  # read once, above
     device = getattr(args, "device", "cpu") or "cpu"
     if device != "cpu":
         model.to(device)
