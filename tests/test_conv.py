@@ -367,7 +367,9 @@ def test_conv2d_module_forward_backward():
     ((3, 8, 3), None),
     ((6, 8, 3, 1, 0, 4), "groups=4 must divide"),
     ((0, 8, 3), "in_channels must be a positive int"),
-    ((3, 8, 0), "kernel_size >= 1"),
+    ((3, 8, 0), r"Conv2d: kernel_size must be >= 1, got \(0, 0\)"),
+    ((3, 8, 3, 0), r"Conv2d: stride must be >= 1, got \(0, 0\)"),
+    ((3, 8, 3, 1, -1), r"Conv2d: padding must be >= 0, got \(-1, -1\)"),
 ])
 def test_conv2d_module_bad_arguments(args, message):
     if message is None:

@@ -99,7 +99,8 @@ def test_linear_bad_input_messages():
     w = Tensor(np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"linear: bias must have shape \(3,\) .* got \(4,\)"):
         F.linear(Tensor(np.zeros((2, 4))), w, Tensor(np.zeros(4)))
-    with pytest.raises(ValueError, match=r"linear: weight must be 2-D .* got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"linear: expected a 2-D weight "
+                                         r"\(out_features, in_features\), got shape \(3,\)"):
         F.linear(Tensor(np.zeros((2, 3))), Tensor(np.zeros(3)))
     with pytest.raises(TypeError, match="linear: mixed dtypes .*input: float32.*weight: float64"):
         F.linear(Tensor(np.zeros((2, 4), dtype=np.float32)), w)

@@ -43,12 +43,41 @@ def as_tensor(x: Any, layer: str, name: str = "input") -> Tensor:
     raise TypeError(f"{layer}: {name} must be a Tensor or an array, got {type(x).__name__}")
 
 
-def check_rank(layer: str, x: Tensor, ndims: int | tuple[int, ...], layout: str) -> None:
-    """Raise ValueError unless ``x.ndim`` is one of ``ndims``; ``layout`` e.g. "(N, C, H, W)"."""
+def check_rank(layer: str, x: Tensor, ndims: int | tuple[int, ...], layout: str,
+               name: str = "input") -> None:
+    """Raise ValueError unless ``x.ndim`` is one of ``ndims``; ``layout`` e.g. "(N, C, H, W)".
+
+    ``name`` says which argument ``x`` is ("input", "weight") in the message.
+    """
     allowed = (ndims,) if isinstance(ndims, int) else ndims
     if x.ndim not in allowed:
-        raise ValueError(f"{layer}: expected a {'- or '.join(map(str, allowed))}-D input "
+        raise ValueError(f"{layer}: expected a {'- or '.join(map(str, allowed))}-D {name} "
                          f"{layout}, got shape {x.shape}")
+
+
+def check_window(layer: str, kernel: int | tuple[int, int], stride: int | tuple[int, int] | None,
+                 padding: int | tuple[int, int], *, half_kernel_padding: bool = False
+                 ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Kernel, stride and padding of a conv/pool window as validated (height, width) pairs.
+
+    kernel >= 1, stride >= 1 (None means the kernel size, PyTorch's pooling default),
+    padding >= 0, and with ``half_kernel_padding`` (pooling) padding <= kernel // 2.
+    """
+    k = pair(kernel, f"{layer} kernel_size")
+    s = k if stride is None else pair(stride, f"{layer} stride")
+    p = pair(padding, f"{layer} padding")
+    if min(k) < 1:
+        raise ValueError(f"{layer}: kernel_size must be >= 1, got {k}")
+    if min(s) < 1:
+        raise ValueError(f"{layer}: stride must be >= 1, got {s}")
+    if half_kernel_padding:
+        half = (k[0] // 2, k[1] // 2)
+        if min(p) < 0 or p[0] > half[0] or p[1] > half[1]:
+            raise ValueError(f"{layer}: padding must be between 0 and half the kernel size "
+                             f"{half} (kernel {k}), got {p}")
+    elif min(p) < 0:
+        raise ValueError(f"{layer}: padding must be >= 0, got {p}")
+    return k, s, p
 
 
 def check_floating(layer: str, x: Tensor) -> None:

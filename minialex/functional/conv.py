@@ -40,6 +40,7 @@ from minialex.functional._checks import (
     check_rank,
     check_same_device,
     check_same_dtype,
+    check_window,
     output_size,
     pair,
 )
@@ -171,9 +172,7 @@ def _check_conv_args(x: Tensor, w: Tensor, b: Tensor | None, stride: IntPair,
                      padding: IntPair, groups: int) -> tuple[tuple[int, int], tuple[int, int]]:
     layer = "conv2d"
     check_rank(layer, x, 4, "(N, C_in, H, W)")
-    if w.ndim != 4:
-        raise ValueError(f"{layer}: expected a 4-D weight (C_out, C_in/groups, KH, KW), "
-                         f"got shape {w.shape}")
+    check_rank(layer, w, 4, "(C_out, C_in/groups, KH, KW)", "weight")
     check_floating(layer, x)
     check_same_dtype(layer, input=x, weight=w, bias=b)
     check_same_device(layer, input=x, weight=w, bias=b)
@@ -190,12 +189,7 @@ def _check_conv_args(x: Tensor, w: Tensor, b: Tensor | None, stride: IntPair,
     if b is not None and b.shape != (c_out,):
         raise ValueError(f"{layer}: expected bias of shape ({c_out},) for weight shape "
                          f"{w.shape}, got shape {b.shape}")
-    st = pair(stride, "conv2d stride")
-    pd = pair(padding, "conv2d padding")
-    if min(st) < 1:
-        raise ValueError(f"{layer}: stride must be >= 1, got {st}")
-    if min(pd) < 0:
-        raise ValueError(f"{layer}: padding must be >= 0, got {pd}")
+    _, st, pd = check_window(layer, (kh, kw), stride, padding)
     hp, wp = h + 2 * pd[0], wd + 2 * pd[1]
     if kh > hp or kw > wp:
         raise ValueError(f"{layer}: kernel ({kh}, {kw}) is larger than the padded input "

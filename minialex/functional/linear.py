@@ -9,6 +9,7 @@ from minialex.functional._checks import (
     as_tensor,
     check_finite,
     check_floating,
+    check_rank,
     check_same_device,
     check_same_dtype,
 )
@@ -28,9 +29,7 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     w = as_tensor(w, layer, "weight")
     b = None if b is None else as_tensor(b, layer, "bias")
     check_floating(layer, x)
-    if w.ndim != 2:
-        raise ValueError(f"{layer}: weight must be 2-D (out_features, in_features), got shape "
-                         f"{w.shape}")
+    check_rank(layer, w, 2, "(out_features, in_features)", "weight")
     out_features, in_features = w.shape
     if x.ndim < 1 or x.shape[-1] != in_features:
         raise ValueError(f"{layer}: expected input with {in_features} features in its last "

@@ -25,6 +25,7 @@ from minialex.functional._checks import (
     check_finite,
     check_floating,
     check_rank,
+    check_window,
     output_size,
     pair,
 )
@@ -43,17 +44,8 @@ class _Geometry:
         check_rank(layer, x, 4, "(N, C, H, W)")
         check_floating(layer, x)
         check_finite(layer, x)
-        self.kh, self.kw = pair(kernel_size, f"{layer} kernel_size")
-        self.sh, self.sw = (self.kh, self.kw) if stride is None else pair(stride, f"{layer} stride")
-        self.ph, self.pw = pair(padding, f"{layer} padding")
-        if min(self.kh, self.kw) < 1:
-            raise ValueError(f"{layer}: kernel_size must be >= 1, got {(self.kh, self.kw)}")
-        if min(self.sh, self.sw) < 1:
-            raise ValueError(f"{layer}: stride must be >= 1, got {(self.sh, self.sw)}")
-        if min(self.ph, self.pw) < 0 or self.ph > self.kh // 2 or self.pw > self.kw // 2:
-            raise ValueError(f"{layer}: padding must be between 0 and half the kernel size "
-                             f"{(self.kh // 2, self.kw // 2)} (kernel {(self.kh, self.kw)}), "
-                             f"got {(self.ph, self.pw)}")
+        (self.kh, self.kw), (self.sh, self.sw), (self.ph, self.pw) = check_window(
+            layer, kernel_size, stride, padding, half_kernel_padding=True)
         n, c, self.h, self.w = x.shape
         self.oh = output_size(self.h, self.kh, self.sh, self.ph, ceil_mode)
         self.ow = output_size(self.w, self.kw, self.sw, self.pw, ceil_mode)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from minialex import backend
-from minialex.functional._checks import check_positive_int, pair
+from minialex.functional._checks import check_positive_int, check_window
 from minialex.functional.conv import conv2d
 from minialex.nn import init
 from minialex.nn.module import Module, Parameter
@@ -37,13 +37,8 @@ class Conv2d(Module):
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: groups={groups} must divide both in_channels="
                              f"{in_channels} and out_channels={out_channels}")
-        self.kernel_size = pair(kernel_size, "Conv2d kernel_size")
-        self.stride = pair(stride, "Conv2d stride")
-        self.padding = pair(padding, "Conv2d padding")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
-            raise ValueError(f"Conv2d: expected kernel_size >= 1, stride >= 1, padding >= 0, "
-                             f"got kernel_size={self.kernel_size}, stride={self.stride}, "
-                             f"padding={self.padding}")
+        self.kernel_size, self.stride, self.padding = check_window(
+            "Conv2d", kernel_size, stride, padding)
         xp = backend.xp()
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = Parameter(xp.empty(shape, dtype=backend.np.float32))
