@@ -708,13 +708,6 @@ def _files_dataset(cfg: dict[str, Any], split: str, classes: Any = None) -> Any:
     raise ValueError(f"unknown dataset {name!r}: expected shapes, cifar10 or folder")
 
 
-def _sample(dataset: Any, count: int = 1000, seed: int = 0) -> Any:
-    """Up to ``count`` images of ``dataset`` (for colour statistics)."""
-    n = len(dataset)
-    idx = np.sort(np.random.default_rng(seed).permutation(n)[:count])
-    return dataset.get_batch(idx)[0]
-
-
 def _transforms(cfg: dict[str, Any]) -> tuple[Any, Any]:
     """(train transform, test transform) of a configuration."""
     from minialex.data import transforms as T
@@ -775,7 +768,9 @@ def cli_train(args: Any) -> int:
     t0 = time.perf_counter()
     train_set, val_set, test_set = _datasets(cfg)
     if "mean" not in cfg:  # colour statistics of the training images
-        sample = _sample(train_set, seed=cfg["seed"])
+        from minialex.data.transforms import sample_images
+
+        sample = sample_images(train_set, seed=cfg["seed"])
         cfg["mean"] = [float(v) for v in sample.mean(axis=(0, 2, 3))]
         cfg["std"] = [float(v) for v in sample.std(axis=(0, 2, 3)) + 1e-3]
         eigvals, eigvecs = _pca_stats(sample)

@@ -14,6 +14,7 @@ from minialex.data.transforms import (
     RandomCrop,
     RandomHorizontalFlip,
     pca_color_stats,
+    sample_images,
     ten_crop,
 )
 
@@ -91,6 +92,23 @@ def test_pca_color_stats_of_a_dataset():
     vals, vecs = pca_color_stats(data, max_images=50)
     ref_vals, ref_vecs = pca_color_stats(images)
     assert np.allclose(vals, ref_vals) and np.allclose(np.abs(vecs), np.abs(ref_vecs))
+
+
+def test_sample_images_picks_distinct_images_in_index_order():
+    from minialex.data import ArrayDataset
+
+    # image i is filled with the value i, so each returned image names its index
+    images = np.broadcast_to(np.arange(30, dtype=np.float32)[:, None, None, None],
+                             (30, 3, 2, 2)).copy()
+    data = ArrayDataset(images, np.zeros(30, np.int64))
+    got = sample_images(data, count=10, seed=3)
+    idx = got[:, 0, 0, 0].astype(np.int64)
+    assert got.shape == (10, 3, 2, 2)
+    assert len(set(idx.tolist())) == 10 and (np.diff(idx) > 0).all()  # distinct, sorted
+    assert (got == idx[:, None, None, None]).all()
+    assert np.array_equal(sample_images(data, count=10, seed=3), got)  # seeded
+    assert not np.array_equal(sample_images(data, count=10, seed=4), got)
+    assert np.array_equal(sample_images(data, count=100), images)  # fewer images than count
 
 
 def test_pca_augmentation_moves_colour_along_the_scaled_principal_components():

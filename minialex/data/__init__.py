@@ -21,6 +21,7 @@ from minialex.data.transforms import (
     RandomCrop,
     RandomHorizontalFlip,
     pca_color_stats,
+    sample_images,
     ten_crop,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "RandomHorizontalFlip",
     "PCAColorAugmentation",
     "pca_color_stats",
+    "sample_images",
     "Normalize",
     "ten_crop",
 ]

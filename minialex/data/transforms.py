@@ -138,6 +138,16 @@ class RandomHorizontalFlip(Transform):
         return xp.where(flip[:, None, None, None], images[..., ::-1], images)
 
 
+def sample_images(dataset: Any, count: int = 1000, seed: int = 0) -> Any:
+    """Up to ``count`` images of ``dataset``, a seeded random choice read in index order.
+
+    Returns (min(count, len(dataset)), C, H, W), for statistics of the training images (mean,
+    standard deviation, colour covariance) without reading the whole set.
+    """
+    pick = np.random.default_rng(seed).permutation(len(dataset))[:count]
+    return dataset.get_batch(np.sort(pick))[0]
+
+
 def pca_color_stats(images: Any, max_pixels: int = 1_000_000, seed: int = 0,
                     max_images: int = 1000) -> tuple[Any, Any]:
     """Eigenvalues (3,) and eigenvectors (3, 3) (columns) of the RGB covariance of ``images``.
@@ -147,8 +157,7 @@ def pca_color_stats(images: Any, max_pixels: int = 1_000_000, seed: int = 0,
     converges long before that). Returned in float64, largest eigenvalue first.
     """
     if hasattr(images, "get_batch"):  # a dataset
-        pick = np.random.default_rng(seed).permutation(len(images))[:max_images]
-        images = images.get_batch(np.sort(pick))[0]
+        images = sample_images(images, max_images, seed)
     images = backend.to_host(images)
     _check_batch("pca_color_stats", images)
     if images.shape[1] != 3:
