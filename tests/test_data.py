@@ -500,3 +500,15 @@ def test_loader_argument_errors():
     if not backend.cupy_available():
         with pytest.raises(RuntimeError, match="cupy"):
             DataLoader(_indexed(), device="gpu")
+
+
+def test_to_unit_float_is_the_float32_scaling_bit_for_bit():
+    from minialex.data.dataset import to_unit_float
+
+    every = np.arange(256, dtype=np.uint8).reshape(2, 2, 8, 8)  # every uint8 value once
+    got = to_unit_float(every)
+    want = every.astype(np.float32) * np.float32(1 / 255)  # the two-step arithmetic
+    assert got.dtype == np.float32 and got.shape == every.shape
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert got.min() == 0.0 and got.max() == 1.0
+    assert abs(float(got.reshape(-1)[51]) - 0.2) < 1e-7  # 51 / 255

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from minialex import backend
-from minialex.data.dataset import Dataset
+from minialex.data.dataset import Dataset, to_unit_float
 
 np = backend.np
 
@@ -110,4 +110,4 @@ class ImageFolder(Dataset):
         batch = np.empty((indices.size, 3, self.image_size, self.image_size), dtype=np.uint8)
         for j, i in enumerate(indices):
             batch[j] = load_image(self.files[int(i)], self.image_size)
-        return batch.astype(np.float32) * np.float32(1 / 255), self.labels[indices]
+        return to_unit_float(batch), self.labels[indices]
