@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minialex import backend
+from minialex.functional._checks import check_positive_int
 from minialex.tensor import Tensor, no_grad
 
 np = backend.np
@@ -567,8 +568,7 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
 
     loss_fn = loss_fn or cross_entropy
     say = log or (lambda _: None)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
+    epochs = check_positive_int("fit", "epochs", epochs)
     if len(train_loader) == 0:
         raise ValueError(_no_batches("fit: the training loader", train_loader))
     if getattr(scheduler, "needs_metric", False) and val_loader is None:

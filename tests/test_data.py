@@ -437,6 +437,8 @@ def test_image_folder_errors_name_the_file(tmp_path):
         ImageFolder(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="missing class folder"):
         ImageFolder(tmp_path / "test", classes=["cat", "dog", "fox", "owl"])
+    with pytest.raises(ValueError, match="ImageFolder: image_size must be a positive int"):
+        ImageFolder(tmp_path / "train", image_size=0)
     os.makedirs(tmp_path / "empty" / "c")
     with pytest.raises(FileNotFoundError, match="no .* images"):
         ImageFolder(tmp_path / "empty")
@@ -493,8 +495,9 @@ def test_loader_passes_its_generator_to_the_transform():
 
 
 def test_loader_argument_errors():
-    with pytest.raises(ValueError, match="batch_size"):
-        DataLoader(_indexed(), batch_size=0)
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match="DataLoader: batch_size must be a positive int"):
+            DataLoader(_indexed(), batch_size=bad)
     with pytest.raises(ValueError, match="seed"):
         DataLoader(_indexed(), seed=-1)
     if not backend.cupy_available():

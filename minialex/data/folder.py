@@ -18,6 +18,7 @@ from typing import Any
 
 from minialex import backend
 from minialex.data.dataset import Dataset, to_unit_float
+from minialex.functional._checks import check_positive_int
 
 np = backend.np
 
@@ -71,8 +72,7 @@ class ImageFolder(Dataset):
         root = os.fspath(root)
         if not os.path.isdir(root):
             raise FileNotFoundError(f"ImageFolder: folder {root} does not exist")
-        if not isinstance(image_size, int) or image_size < 1:
-            raise ValueError(f"ImageFolder: image_size must be a positive int, got {image_size!r}")
+        image_size = check_positive_int("ImageFolder", "image_size", image_size)
         found = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
         self.root, self.image_size = root, image_size
         self.files: list[str] = []

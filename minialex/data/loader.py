@@ -8,6 +8,7 @@ from typing import Any
 
 from minialex import backend
 from minialex.data.dataset import Dataset
+from minialex.functional._checks import check_positive_int
 from minialex.tensor import Tensor
 
 np = backend.np
@@ -32,8 +33,7 @@ class DataLoader:
                  seed: int = 0, drop_last: bool = False,
                  transform: Callable[[Any, Any], Any] | None = None,
                  device: str = "cpu") -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        batch_size = check_positive_int("DataLoader", "batch_size", batch_size)
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"DataLoader: seed must be a non-negative int, got {seed!r}")
         if device not in ("cpu", "gpu"):
