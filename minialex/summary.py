@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minialex import backend
-from minialex.functional._checks import output_size, pair
+from minialex.functional._checks import adaptive_output_size, output_size
 from minialex.nn.activation import ReLU, Sigmoid, Tanh
 from minialex.nn.conv import Conv2d
 from minialex.nn.dropout import Dropout
@@ -117,13 +117,16 @@ def describe(module: Module) -> str:
             text += f", groups={module.groups}"
         return text + ")"
     if isinstance(module, (MaxPool2d, AvgPool2d)):
-        k, s, p, ceil = _pool_params(module)
-        text = f"{name}(k={_pair_text(k)}, s={_pair_text(s)}"
-        if p != (0, 0):
-            text += f", p={_pair_text(p)}"
-        return text + (", ceil_mode)" if ceil else ")")
+        # nn/pool.py stores kernel_size, stride (default resolved) and padding as pairs
+        text = f"{name}(k={_pair_text(module.kernel_size)}, s={_pair_text(module.stride)}"
+        if module.padding != (0, 0):
+            text += f", p={_pair_text(module.padding)}"
+        return text + (", ceil_mode)" if module.ceil_mode else ")")
     if isinstance(module, AdaptiveAvgPool2d):
-        oh, ow = _adaptive_size(module, (1, 1))
+        try:  # None (keep the input size) shows as 1, as before; never fail while describing
+            oh, ow = adaptive_output_size(module.output_size, 1, 1)
+        except (TypeError, ValueError):
+            return f"{name}(output_size={module.output_size!r})"
         return f"{name}({oh}x{ow})"
     if isinstance(module, Linear):
         return f"{name}({module.in_features}->{module.out_features})"
@@ -137,22 +140,9 @@ def describe(module: Module) -> str:
     return name
 
 
-def _pair_text(value: Any) -> str:
-    a, b = pair(value)
+def _pair_text(value: tuple[int, int]) -> str:
+    a, b = value
     return str(a) if a == b else f"{a}x{b}"
-
-
-def _pool_params(m: Module) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], bool]:
-    """(kernel, stride, padding, ceil_mode) of a MaxPool2d/AvgPool2d, sizes as pairs."""
-    k = pair(m.kernel_size, "kernel_size")
-    s = k if m.stride is None else pair(m.stride, "stride")
-    return k, s, pair(m.padding, "padding"), bool(m.ceil_mode)
-
-
-def _adaptive_size(m: Module, hw: tuple[int, int]) -> tuple[int, int]:
-    size = m.output_size
-    oh, ow = (size, size) if isinstance(size, int) else tuple(size)
-    return (hw[0] if oh is None else int(oh)), (hw[1] if ow is None else int(ow))
 
 
 # ---------------------------------------------------------------------------- arithmetic
@@ -230,18 +220,18 @@ def layer_arithmetic(module: Module, in_shape: Shape) -> tuple[Shape, str, list[
     if isinstance(module, Conv2d):
         _expect(shape, 3, "(C, H, W)")
         _expect_channels(shape, module.in_channels, "input channels")
-        (oh, ow), text, notes = _spatial(shape[1:], pair(module.kernel_size),
-                                         pair(module.stride), pair(module.padding), False)
+        (oh, ow), text, notes = _spatial(shape[1:], module.kernel_size, module.stride,
+                                         module.padding, False)
         return (module.out_channels, oh, ow), text, notes
     if isinstance(module, (MaxPool2d, AvgPool2d)):
         _expect(shape, 3, "(C, H, W)")
-        k, s, p, ceil = _pool_params(module)
-        (oh, ow), text, notes = _spatial(shape[1:], k, s, p, ceil)
+        (oh, ow), text, notes = _spatial(shape[1:], module.kernel_size, module.stride,
+                                         module.padding, module.ceil_mode)
         return (shape[0], oh, ow), text, notes
     if isinstance(module, AdaptiveAvgPool2d):
         _expect(shape, 3, "(C, H, W)")
         h, w = shape[1:]
-        oh, ow = _adaptive_size(module, (h, w))
+        oh, ow = adaptive_output_size(module.output_size, h, w)
         if h % oh == 0 and w % ow == 0:
             text = f"{h}x{w} in {oh}x{ow} bins of {h // oh}x{w // ow}"
             if (h, w) == (oh, ow):
@@ -308,7 +298,7 @@ def count_params(module: Module) -> tuple[int, int]:
 def mult_adds(module: Module, out_shape: Shape) -> tuple[int, int]:
     """(mult-adds, mult-adds counting one add per bias) for one sample; 0 for cheap layers."""
     if isinstance(module, Conv2d):
-        kh, kw = pair(module.kernel_size)
+        kh, kw = module.kernel_size
         positions = math.prod(out_shape[1:])
         macs = positions * module.out_channels * (module.in_channels // module.groups) * kh * kw
         bias = positions * module.out_channels if module.bias is not None else 0

@@ -213,6 +213,18 @@ def test_channel_and_feature_mismatches_are_named():
     assert infer_shape(small_net(), (3, 8, 8)) == (5,)
 
 
+def test_adaptive_pool_size_in_the_arithmetic():
+    # None keeps that input size: 9x6 -> (9, 3), bins of 1x2 (hand arithmetic)
+    keep_h = Sequential(OrderedDict(pool=nn.AdaptiveAvgPool2d((None, 3))))
+    assert infer_shape(keep_h, (4, 9, 6)) == (4, 9, 3)
+    assert infer_shape(Sequential(nn.AdaptiveAvgPool2d(2)), (4, 5, 7)) == (4, 2, 2)
+    # an empty output is a named error, as in the functional op (it used to divide by zero)
+    bad = Sequential(OrderedDict(pool=nn.AdaptiveAvgPool2d((0, 3))))
+    with pytest.raises(LayerError, match=r"^pool .*output size must be at least \(1, 1\), "
+                                         r"got \(0, 3\)"):
+        infer_shape(bad, (4, 9, 6))
+
+
 def test_trace_checks_the_layer_against_the_formula():
     class LazyPool(nn.MaxPool2d):
         def forward(self, x):  # a broken layer: forgets to pool

@@ -35,6 +35,22 @@ def output_size(n: int, kernel: int, stride: int, padding: int, ceil_mode: bool 
     return out
 
 
+def adaptive_output_size(output_size: int | tuple[int | None, int | None], h: int, w: int,
+                         layer: str = "adaptive_avg_pool2d") -> tuple[int, int]:
+    """Adaptive pooling's (OH, OW) for an H x W input: an int, a pair, or a pair with None
+    (keep that input size); ValueError unless both are >= 1.
+    """
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        oh, ow = pair((h if output_size[0] is None else output_size[0],
+                       w if output_size[1] is None else output_size[1]), f"{layer} output_size")
+    else:
+        oh, ow = pair(output_size, f"{layer} output_size")
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{layer}: output size must be at least (1, 1), got {(oh, ow)} "
+                         f"(input size {(h, w)})")
+    return oh, ow
+
+
 def as_tensor(x: Any, layer: str, name: str = "input") -> Tensor:
     if isinstance(x, Tensor):
         return x

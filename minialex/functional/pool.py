@@ -21,13 +21,13 @@ from typing import Any
 
 from minialex import backend
 from minialex.functional._checks import (
+    adaptive_output_size,
     as_tensor,
     check_finite,
     check_floating,
     check_rank,
     check_window,
     output_size,
-    pair,
 )
 from minialex.tensor import Tensor
 
@@ -199,15 +199,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     check_floating(layer, x)
     check_finite(layer, x)
     n, c, h, w = x.shape
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        oh, ow = (h if output_size[0] is None else output_size[0],
-                  w if output_size[1] is None else output_size[1])
-        oh, ow = pair((oh, ow), f"{layer} output_size")
-    else:
-        oh, ow = pair(output_size, f"{layer} output_size")
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{layer}: output size must be at least (1, 1), got {(oh, ow)} "
-                         f"(input shape {x.shape})")
+    oh, ow = adaptive_output_size(output_size, h, w, layer)
     xp = backend.get_array_module(x.data)
 
     if (oh, ow) == (h, w):  # torchvision AlexNet at 224x224: 6x6 -> 6x6 is the identity
