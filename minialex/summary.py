@@ -289,10 +289,15 @@ def count_params(module: Module) -> tuple[int, int]:
             trainable += p.size
         else:
             frozen += p.size
+    frozen += sum(b.size for b in _stat_buffers(module))
+    return trainable, frozen
+
+
+def _stat_buffers(module: Module) -> Iterator[Tensor]:
+    """The buffers counted as non-trainable parameters: those named ``running_*``."""
     for name, b in module.named_buffers():
         if name.rsplit(".", 1)[-1].startswith("running_"):
-            frozen += b.size
-    return trainable, frozen
+            yield b
 
 
 def mult_adds(module: Module, out_shape: Shape) -> tuple[int, int]:
@@ -635,8 +640,7 @@ def summary_from_trace(model: Module, traced: Trace) -> Summary:
     rows = traced.records
     trainable, frozen = count_params(model)
     itemsize = _itemsize(model)
-    counted = list(model.parameters()) + [b for n, b in model.named_buffers()
-                                          if n.rsplit(".", 1)[-1].startswith("running_")]
+    counted = list(model.parameters()) + list(_stat_buffers(model))
     totals = Totals(
         total_params=trainable + frozen,
         trainable_params=trainable,
