@@ -17,10 +17,9 @@ from harness import (
     bench_args,
     fmt_ms,
     fmt_ratio,
-    machine_description,
+    per_op_setup,
     print_table,
     time_interleaved,
-    timer_description,
     torch_for,
     write_json,
 )
@@ -43,13 +42,10 @@ LAYERS = [
 
 def main() -> None:
     args = bench_args(__doc__.splitlines()[0])
-    batch = 2 if args.quick else 32
-    rounds = args.rounds or (1 if args.quick else 5)
+    batch, rounds = per_op_setup(args, full_rounds=5)
     xp = backend.xp()
     torch, tdev = torch_for(args.device)
     rng = backend.np.random.default_rng(0)
-    print(f"machine: {machine_description(args.device)}")
-    print(f"batch {batch}, float32, forward + backward, {timer_description(args, rounds)}")
 
     rows, results = [], []
     for name, cin, cout, k, s, p, g, side in LAYERS:

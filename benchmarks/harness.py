@@ -74,6 +74,16 @@ def optional_torch() -> Any:
     return torch
 
 
+def per_op_setup(args: argparse.Namespace, full_rounds: int) -> tuple[int, int]:
+    """(batch, rounds) of a per-op benchmark (32 and ``full_rounds``; 2 and 1 with --quick),
+    after printing the machine and the method."""
+    batch = 2 if args.quick else 32
+    rounds = args.rounds or (1 if args.quick else full_rounds)
+    print(f"machine: {machine_description(args.device)}")
+    print(f"batch {batch}, float32, forward + backward, {timer_description(args, rounds)}")
+    return batch, rounds
+
+
 def torch_for(device: str) -> tuple[Any, str]:
     """(PyTorch or None, its device name) for the comparison column on ``device``.
 

@@ -14,10 +14,9 @@ from harness import (
     bench_args,
     fmt_ms,
     fmt_ratio,
-    machine_description,
+    per_op_setup,
     print_table,
     time_interleaved,
-    timer_description,
     torch_for,
     write_json,
 )
@@ -65,13 +64,10 @@ def cases(torch):
 
 def main() -> None:
     args = bench_args(__doc__.splitlines()[0])
-    batch = 2 if args.quick else 32
-    rounds = args.rounds or (1 if args.quick else 7)
+    batch, rounds = per_op_setup(args, full_rounds=7)
     xp = backend.xp()
     torch, tdev = torch_for(args.device)
     rng = backend.np.random.default_rng(0)
-    print(f"machine: {machine_description(args.device)}")
-    print(f"batch {batch}, float32, forward + backward, {timer_description(args, rounds)}")
 
     table, results = [], []
     for name, shape, ours_op, torch_op in cases(torch):
