@@ -3,12 +3,14 @@ ones (naming the worst element), and its arithmetic must match hand-computed val
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from minialex import (
     GradcheckError,
@@ -130,6 +132,105 @@ def test_tolerances_are_used():
     assert gradcheck(lambda t: scaled_square(t, 1.01), [x], atol=1.0, rtol=0.0)
     with pytest.raises(GradcheckError):
         gradcheck(lambda t: scaled_square(t, 1.01), [x], atol=0.0, rtol=1e-3)
+
+
+# ------------------------------------------------------------------ never silently passes
+def broken_square(x: Tensor, value: float, index) -> Tensor:
+    """y = x**2 whose backward puts ``value`` (NaN, inf) at ``index`` of a correct gradient."""
+    def _backward(g):
+        grad = 2 * x.data * g
+        grad[index] = value
+        x._accumulate(grad)
+    return Tensor._result(x.data**2, (x,), "broken_square", _backward)
+
+
+@given(data=st.data())
+def test_non_finite_backward_fails(data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
+    index = tuple(data.draw(st.integers(0, n - 1)) for n in shape)
+    value = data.draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    x = leaf(shape)
+    message = rf"input 0.*{value}.*index {re.escape(str(index))}"
+    for directional in (False, True):
+        with pytest.raises(GradcheckError, match=message):
+            gradcheck(lambda t: broken_square(t, value, index), [x], directional=directional)
+
+
+@pytest.mark.parametrize("directional", [False, True])
+def test_non_finite_forward_fails(directional):
+    # log of a negative element: the central difference is NaN there, the backprop finite
+    x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+
+    def log_with_honest_backward(t):
+        def _backward(g):
+            t._accumulate(g / np.abs(t.data))
+        with np.errstate(invalid="ignore"):
+            return Tensor._result(np.log(t.data), (t,), "log", _backward)
+
+    with pytest.raises(GradcheckError, match="failed"):
+        gradcheck(log_with_honest_backward, [x], directional=directional)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"atol": np.nan}, ValueError), ({"rtol": np.nan}, ValueError),
+    ({"atol": -1e-5}, ValueError), ({"rtol": -0.1}, ValueError),
+    ({"atol": np.inf}, ValueError), ({"eps": 0.0}, ValueError), ({"eps": -1e-6}, ValueError),
+    ({"eps": np.nan}, ValueError), ({"eps": np.inf}, ValueError),
+    ({"eps": "1e-6"}, TypeError), ({"atol": None}, TypeError), ({"rtol": True}, TypeError),
+])
+@pytest.mark.parametrize("directional", [False, True])
+def test_bad_tolerances_are_refused(kwargs, error, directional):
+    (name, value), = kwargs.items()
+    with pytest.raises(error, match=rf"gradcheck: {name} must be"):
+        gradcheck(lambda t: scaled_square(t, 3.0), [leaf(3)], directional=directional,
+                  **kwargs)
+
+
+@pytest.mark.parametrize("eps", [0, -1.0, np.nan])
+def test_numerical_gradient_refuses_bad_eps(eps):
+    x = np.ones(3)
+    with pytest.raises(ValueError, match="numerical_gradient: eps must be"):
+        numerical_gradient(lambda: float(x.sum()), x, eps)
+
+
+@given(data=st.data())
+def test_grads_are_left_as_found(data):
+    x, w = leaf((2, 3), seed=1), leaf((3, 2), seed=2)
+    before = {}
+    for t, name in ((x, "x"), (w, "w")):
+        if data.draw(st.booleans(), label=f"{name} has a grad"):
+            t.grad = np.random.default_rng(5).standard_normal(t.shape)
+            before[name] = (t.grad, t.grad.copy())
+    directional = data.draw(st.booleans(), label="directional")
+    # w is not an input: fn closes over it, as a layer closes over its parameters
+    assert gradcheck(lambda t: (t @ w).exp(), [x], directional=directional)
+    for t, name in ((x, "x"), (w, "w")):
+        if name in before:
+            assert t.grad is before[name][0]
+            np.testing.assert_array_equal(t.grad, before[name][1])
+        else:
+            assert t.grad is None
+
+
+def test_grads_are_left_as_found_when_backward_raises():
+    x = leaf(3)
+    x.grad = np.full(3, 7.0)
+
+    def explodes(t):
+        def _backward(g):
+            t._accumulate(g)
+            raise RuntimeError("bug in backward")
+        return Tensor._result(t.data * 1.0, (t,), "explodes", _backward)
+
+    with pytest.raises(RuntimeError, match="bug in backward"):
+        gradcheck(explodes, [x])
+    np.testing.assert_array_equal(x.grad, np.full(3, 7.0))
+
+
+@pytest.mark.parametrize("a, b", [([1.0, np.nan], [1.0, 2.0]), ([np.inf], [np.inf]),
+                                  ([np.nan], [np.nan])])
+def test_rel_error_of_non_finite_values_is_infinite(a, b):
+    assert rel_error(np.array(a), np.array(b)) == np.inf
 
 
 # ------------------------------------------------------------------ misuse
