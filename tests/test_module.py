@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, import_torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minialex
 from minialex import Tensor, backend
@@ -270,3 +272,159 @@ def test_sequential_from_ordered_dict_and_append():
     assert [n for n, _ in seq.named_children()] == ["conv", "fc", "2"]
     text = repr(seq)
     assert "(conv): Scale" in text and "(2): Scale" in text
+
+
+# ------------------------------------------------------------------ PyTorch's semantics
+def _shared_trees(data, torch):
+    """The same random module tree in minialex and in torch, where a child may be a module
+    registered earlier (so some modules sit in the tree several times, under several names)."""
+    ours, theirs = [], []
+    for k in range(data.draw(st.integers(1, 6), label="modules")):
+        picks = data.draw(st.lists(st.integers(0, k), max_size=3), label=f"children of {k}")
+        a, b = Scale(2), torch.nn.Module()
+        b.weight = torch.nn.Parameter(torch.zeros(2))
+        b.bias = torch.nn.Parameter(torch.zeros(2))
+        b.register_buffer("running", torch.zeros(2))
+        b.register_buffer("steps", torch.zeros(()))
+        for j, pick in enumerate(picks):
+            if pick < k:  # pick == k: no child here
+                a.add_module(f"c{j}", ours[pick])
+                b.add_module(f"c{j}", theirs[pick])
+        ours.append(a)
+        theirs.append(b)
+    return ours[-1], theirs[-1]
+
+
+@pytest.mark.torch
+@given(data=st.data())
+def test_traversals_list_a_shared_module_once_like_torch(data):
+    torch = import_torch()
+    ours, theirs = _shared_trees(data, torch)
+    for method in ("named_modules", "named_children", "named_parameters", "named_buffers"):
+        assert [n for n, _ in getattr(ours, method)()] == \
+            [n for n, _ in getattr(theirs, method)()], method
+    assert len(list(ours.modules())) == len(list(theirs.modules()))
+    assert len(list(ours.children())) == len(list(theirs.children()))
+    assert len(list(ours.parameters())) == len(list(theirs.parameters()))
+    assert len(list(ours.buffers())) == len(list(theirs.buffers()))
+    assert [n for n, _ in ours.named_modules(remove_duplicate=False)] == \
+        [n for n, _ in theirs.named_modules(remove_duplicate=False)]
+
+
+def test_module_used_twice_is_one_module():
+    layer = Scale(2)
+    seq = Sequential(layer, Sequential(), layer)
+    assert [n for n, _ in seq.named_children()] == ["0", "1"]
+    assert [n for n, _ in seq.named_modules()] == ["", "0", "1"]
+    assert list(seq.modules()) == [seq, layer, seq[1]]
+    assert [n for n, _ in seq.named_buffers()] == ["0.running", "0.steps"]
+    assert seq.num_parameters() == 4
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "0.running", "0.steps"]
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32))
+    np.testing.assert_allclose(seq(x).data, 4 * x.data)  # but it still runs twice
+
+
+def test_a_module_inside_itself_is_listed_once():
+    m = Scale(2)
+    m.add_module("me", m)
+    assert [n for n, _ in m.named_modules()] == [""]
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+
+
+@pytest.mark.parametrize("name, error", [("", KeyError), ("a.b", KeyError), (".", KeyError),
+                                         (3, TypeError), (None, TypeError),
+                                         ("forward", KeyError), ("training", KeyError),
+                                         ("note", KeyError), ("weight", KeyError)])
+def test_bad_names_are_refused(name, error):
+    m = Scale(2)
+    before = (list(m.named_parameters()), list(m.named_buffers()), list(m.named_children()))
+    with pytest.raises(error):
+        m.add_module(name, Scale(2))
+    with pytest.raises(error):
+        m.register_buffer(name, Tensor(np.zeros(2)))
+    assert before == (list(m.named_parameters()), list(m.named_buffers()),
+                      list(m.named_children()))
+    assert m.note == "not registered"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["", "a.b", "forward", "note"])
+def test_torch_refuses_the_same_names(name, torch):
+    m = torch.nn.Module()
+    m.note = "plain"
+    with pytest.raises(KeyError):
+        m.add_module(name, torch.nn.Module())
+    with pytest.raises(KeyError):
+        m.register_buffer(name, torch.zeros(2))
+
+
+def test_registering_again_under_its_own_name_is_allowed():
+    m = Scale(2)
+    with pytest.raises(KeyError, match="'running' already exists"):
+        m.add_module("running", Scale(2))  # a buffer's name is not free for a module
+    child = Scale(2)
+    m.add_module("child", Scale(2))
+    m.add_module("child", child)
+    assert m.child is child
+    m.register_buffer("running", Tensor(np.ones(2)))
+    np.testing.assert_array_equal(m.running.data, np.ones(2))
+    m.register_buffer("nothing", None)
+    assert "nothing" not in dict(m.named_buffers())
+
+
+@pytest.mark.parametrize("value", [np.zeros(2), 3.0, "x", [1.0]])
+def test_buffers_hold_tensors_only(value):
+    m = Scale(2)
+    with pytest.raises(TypeError, match="buffer 'extra'"):
+        m.register_buffer("extra", value)
+    with pytest.raises(TypeError, match="buffer 'running'"):
+        m.running = value
+    assert isinstance(m.running, Tensor)
+
+
+@pytest.mark.parametrize("value", [None, 3, "x", np.zeros(2)])
+def test_add_module_needs_a_module(value):
+    with pytest.raises(TypeError, match="expected a Module"):
+        Scale(2).add_module("child", value)
+
+
+@given(data=st.data())
+def test_sequential_slices_are_sequentials(data):
+    layers = [Scale(1, float(i)) for i in range(data.draw(st.integers(0, 5)))]
+    names = [f"layer{i}" for i in range(len(layers))]
+    seq = Sequential(OrderedDict(zip(names, layers, strict=True)))
+    index = slice(data.draw(st.none() | st.integers(-6, 6)),
+                  data.draw(st.none() | st.integers(-6, 6)),
+                  data.draw(st.none() | st.integers(-3, 3).filter(bool)))
+    part = seq[index]
+    assert type(part) is Sequential
+    assert list(part) == layers[index]
+    assert [n for n, _ in part.named_children()] == names[index]
+
+
+def test_sequential_index_errors():
+    seq = Sequential(Scale(1), Scale(1))
+    for bad in (2, -3):
+        with pytest.raises(IndexError, match="out of range for 2 modules"):
+            seq[bad]
+    for bad in (1.0, True, None):
+        with pytest.raises(TypeError, match="Sequential indices"):
+            seq[bad]
+    assert seq[np.int64(1)] is seq[1]
+
+
+@pytest.mark.parametrize("mode", ["x", "", 1, 0, None, 0.5])
+def test_train_mode_must_be_a_bool(mode):
+    net = Net()
+    with pytest.raises(TypeError, match="mode must be True or False"):
+        net.train(mode)
+    assert all(m.training for m in net.modules())
+    net.train(np.bool_(False))
+    assert not any(m.training for m in net.modules())
+
+
+@pytest.mark.parametrize("state", ["", None, [("weight", np.zeros(3))], 3])
+def test_load_state_dict_needs_a_mapping(state):
+    m = Scale(3)
+    with pytest.raises(TypeError, match="expected a dict"):
+        m.load_state_dict(state)

@@ -254,9 +254,9 @@ def test_layers_without_a_rule_are_traced_by_running_them():
         def forward(self, x):
             return x * 2.0
 
-    model = Sequential(OrderedDict(conv=nn.Conv2d(1, 2, 3), double=Double()))
+    model = Sequential(OrderedDict(conv=nn.Conv2d(1, 2, 3), twice=Double()))
     result = trace(model, (1, 5, 5), print=False)
-    assert result["double"].output_shape == (2, 3, 3) and result["double"].type == "Double"
+    assert result["twice"].output_shape == (2, 3, 3) and result["twice"].type == "Double"
 
 
 def test_package_exports_the_functions():

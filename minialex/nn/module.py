@@ -8,7 +8,7 @@ travel with ``to()`` / ``state_dict()`` but are not trained.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from minialex import backend
@@ -50,6 +50,9 @@ class Module:
         elif isinstance(value, Module):
             target = self._modules
         elif name in self._buffers:  # reassigning a registered buffer keeps it a buffer
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} to buffer {name!r} of "
+                                f"{type(self).__name__} (a Tensor or None is required)")
             target = self._buffers
         else:
             target = None
@@ -77,12 +80,37 @@ class Module:
                 return
         object.__delattr__(self, name)
 
+    def _check_new_name(self, kind: str, name: Any, registry: dict[str, Any]) -> None:
+        """PyTorch's rules for a registered name: a non-empty str without ".", and not an
+        existing attribute (method, plain attribute or entry of another registry) that
+        registering would shadow or silently replace."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name must be a str, got {type(name).__name__}")
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        if name not in registry and hasattr(self, name):
+            raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
+
     def register_buffer(self, name: str, value: Tensor | None) -> None:
-        """A non-trained state tensor (moved by ``to()``, saved by ``state_dict()``)."""
-        self.__dict__.pop(name, None)
+        """A non-trained state tensor (moved by ``to()``, saved by ``state_dict()``).
+
+        ``name``: a new name (not a method, attribute, parameter or submodule); ``value``:
+        a Tensor or None.
+        """
+        self._check_new_name("buffer", name, self._buffers)
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"cannot register {type(value).__name__} as buffer {name!r} "
+                            "(a Tensor or None is required)")
         self._buffers[name] = value
 
     def add_module(self, name: str, module: Module) -> None:
+        """Register ``module`` under ``name`` (a new name, or an existing submodule's)."""
+        self._check_new_name("module", name, self._modules)
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module({name!r}): expected a Module, got "
+                            f"{type(module).__name__}")
         setattr(self, name, module)
 
     # -------------------------------------------------------------- running
@@ -93,17 +121,35 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # -------------------------------------------------------------- traversal
+    # A module registered twice (Sequential(l, ReLU(), l)) is one module: like PyTorch, every
+    # traversal lists it once, under its first name.
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        yield from self._modules.items()
+        seen: set[int] = set()
+        for name, child in self._modules.items():
+            if id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
 
     def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module and every submodule, depth first.
+
+        ``remove_duplicate=False`` lists a shared module under each of its names.
+        """
+        if memo is None:
+            memo = set()
+        if id(self) in memo:
+            return
+        if remove_duplicate:
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                           remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -122,9 +168,11 @@ class Module:
             yield p
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()  # a shared buffer is listed once, as parameters are
         for prefix, module in self.named_modules():
             for name, b in module._buffers.items():
-                if b is not None:
+                if b is not None and id(b) not in seen:
+                    seen.add(id(b))
                     yield (f"{prefix}.{name}" if prefix else name), b
 
     def buffers(self) -> Iterator[Tensor]:
@@ -136,6 +184,10 @@ class Module:
 
     # -------------------------------------------------------------- modes and devices
     def train(self, mode: bool = True) -> Module:
+        """Training mode (``mode=True``) or evaluation mode for this module and all below."""
+        if not isinstance(mode, (bool, backend.np.bool_)):
+            raise TypeError(f"train(mode): mode must be True or False, got {mode!r}")
+        mode = bool(mode)
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -185,6 +237,9 @@ class Module:
         into an integer step counter) is a TypeError naming the key and both dtypes. Nothing
         is copied unless every check passes.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict for {type(self).__name__}: expected a dict of "
+                            f"names to arrays (such as state_dict()), got {type(state).__name__}")
         own = dict(self.named_parameters())
         own.update(dict(self.named_buffers()))
         missing = [k for k in own if k not in state]
@@ -261,10 +316,19 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def __getitem__(self, key: int | str) -> Module:
+    def __getitem__(self, key: int | slice | str) -> Module:
+        """The module at a position or name; a slice is a Sequential of those (names kept)."""
         if isinstance(key, str):
             return self._modules[key]
-        return list(self._modules.values())[key]
+        if isinstance(key, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[key]))
+        if isinstance(key, bool) or not isinstance(key, (int, backend.np.integer)):
+            raise TypeError(f"Sequential indices must be ints, slices or names, got "
+                            f"{type(key).__name__}")
+        items = list(self._modules.values())
+        if not -len(items) <= key < len(items):
+            raise IndexError(f"Sequential index {key} out of range for {len(items)} modules")
+        return items[key]
 
     def __len__(self) -> int:
         return len(self._modules)
