@@ -115,6 +115,8 @@ class Tensor:
             self.grad += g  # a leaf's .grad is its own array: add in place, as PyTorch does
         else:
             self.grad = self.grad + g
+        if isinstance(self.grad, backend.np.generic):  # NumPy makes 0-d results scalars
+            self.grad = backend.np.asarray(self.grad)
 
     @property
     def is_leaf(self) -> bool:
@@ -182,6 +184,8 @@ class Tensor:
                 node.grad = None  # intermediate gradients are transient
             elif id(node) in kept:
                 node.grad = kept[id(node)] if g is None else kept[id(node)] + g
+                if isinstance(node.grad, backend.np.generic):
+                    node.grad = backend.np.asarray(node.grad)
 
     # ------------------------------------------------------------------ conveniences
     @property
@@ -304,6 +308,9 @@ class Tensor:
             exponent = exponent.item()  # an np.float64 exponent would promote float32 data
 
         def _backward(g: Any) -> None:
+            if exponent == 0:  # x**0 is constant: gradient 0, also at x = 0 (0 * 0**-1 = NaN)
+                self._accumulate(backend.get_array_module(g).zeros_like(g), owned=True)
+                return
             self._accumulate(g * exponent * self.data ** (exponent - 1))
         return Tensor._result(self.data**exponent, (self,), f"**{exponent}", _backward)
 
