@@ -12,16 +12,28 @@ from typing import Any
 from minialex import backend
 from minialex.tensor import Tensor
 
+# Sizes, strides and paddings must fit the array libraries' 64-bit index type.
+_MAX_INDEX = 2**63 - 1
+
+
+def _is_int(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, backend.np.integer))
+
 
 def pair(value: int | tuple[int, int], name: str = "value") -> tuple[int, int]:
-    """7 -> (7, 7); (3, 5) stays; anything else is a TypeError."""
+    """7 -> (7, 7); (3, 5) stays. Only ints: a float such as 1.9 or a string such as '2' is
+    a TypeError (never truncated or parsed), a value beyond 64 bits a ValueError."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair, got {value!r}")
-        return int(value[0]), int(value[1])
-    if isinstance(value, bool) or not isinstance(value, (int, backend.np.integer)):
+        items = tuple(value)
+    else:
+        items = (value, value)
+    if not all(_is_int(v) for v in items):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return int(value), int(value)
+    if any(abs(int(v)) > _MAX_INDEX for v in items):
+        raise ValueError(f"{name} must fit in 64 bits, got {value!r}")
+    return int(items[0]), int(items[1])
 
 
 def output_size(n: int, kernel: int, stride: int, padding: int, ceil_mode: bool = False) -> int:
@@ -97,10 +109,58 @@ def check_window(layer: str, kernel: int | tuple[int, int], stride: int | tuple[
 
 
 def check_floating(layer: str, x: Tensor) -> None:
-    xp = backend.get_array_module(x.data)
-    if not xp.issubdtype(x.dtype, xp.floating):
+    """float32 or float64 only: float16 (and longdouble) is refused here rather than failing
+    inside NumPy's random generator or BLAS later."""
+    if x.dtype not in (backend.np.float32, backend.np.float64):
         raise TypeError(f"{layer}: expected a floating-point input (float32 or float64), "
                         f"got {x.dtype}")
+
+
+def check_not_empty(layer: str, x: Tensor, layout: str, name: str = "input",
+                    batch_axes: int = 1) -> None:
+    """Every axis after the first ``batch_axes`` has a non-zero size (PyTorch's rule for conv
+    and pooling: an empty batch is fine, an image with no channels or no pixels is not)."""
+    if 0 in x.shape[batch_axes:]:
+        raise ValueError(f"{layer}: expected {name} {layout} with non-zero sizes"
+                         f"{' after the batch axis' if batch_axes else ''}, got shape {x.shape}")
+
+
+def check_int(layer: str, name: str, value: Any) -> int:
+    """``value`` as a Python int (an axis, a count); a bool, float or str is a TypeError."""
+    if not _is_int(value):
+        raise TypeError(f"{layer}: {name} must be an int, got {value!r}")
+    return int(value)
+
+
+def check_bool(layer: str, name: str, value: Any) -> bool:
+    """``value`` as a bool: a flag given as "no" or 0.5 is a TypeError, not silently True."""
+    if not isinstance(value, (bool, backend.np.bool_)):
+        raise TypeError(f"{layer}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_real(layer: str, name: str, value: Any, low: float = -math.inf,
+               high: float = math.inf) -> float:
+    """``value`` as a finite float in [low, high]; a str or None is a TypeError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, backend.np.integer,
+                                                         backend.np.floating)):
+        raise TypeError(f"{layer}: {name} must be a real number, got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        bounds = f" in [{low:g}, {high:g}]" if math.isfinite(low) or math.isfinite(high) else ""
+        raise ValueError(f"{layer}: {name} must be a finite number{bounds}, got {value!r}")
+    return float(value)
+
+
+def empty_result(layer: str, shape: tuple[int, ...], parents: tuple[Tensor, ...],
+                 like: Tensor) -> Tensor:
+    """The empty output PyTorch gives for an empty input (shape has a 0): each parent that
+    needs a gradient gets zeros."""
+    xp = backend.get_array_module(like.data)
+
+    def _backward(g: Any) -> None:
+        for p in parents:
+            p._accumulate(xp.zeros_like(p.data), owned=True)
+    return Tensor._result(xp.zeros(shape, dtype=like.dtype), parents, layer, _backward)
 
 
 def check_same_dtype(layer: str, **tensors: Tensor | None) -> None:

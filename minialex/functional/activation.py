@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from minialex import backend
-from minialex.functional._checks import as_tensor, check_finite, check_floating
+from minialex.functional._checks import (
+    as_tensor,
+    check_finite,
+    check_floating,
+    check_int,
+    empty_result,
+)
 from minialex.tensor import Tensor
 
 __all__ = ["relu", "tanh", "sigmoid", "softmax", "log_softmax"]
@@ -59,13 +65,20 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def _shifted(xp: Any, a: Any, dim: int) -> tuple[Any, Any]:
-    """(a - max over dim, log sum exp of that): the log-sum-exp trick, exp never overflows."""
+    """(a - max over dim, log sum exp of that): the log-sum-exp trick, exp never overflows.
+
+    An empty array gives an empty ``shifted`` and lse = log(0) = -inf (no maximum to take).
+    """
+    if a.size == 0:
+        reduced = a.shape[:dim] + (1,) + a.shape[dim + 1:]
+        return a.copy(), xp.full(reduced, -xp.inf, dtype=a.dtype)
     shifted = a - a.max(axis=dim, keepdims=True)
     lse = xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
     return shifted, lse
 
 
 def _check_dim(layer: str, x: Tensor, dim: int) -> int:
+    dim = check_int(layer, "dim", dim)
     if not -x.ndim <= dim < x.ndim or x.ndim == 0:
         raise ValueError(f"{layer}: dim {dim} out of range for a {x.ndim}-D input of shape "
                          f"{x.shape}")
@@ -77,6 +90,8 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     x = _prepare("softmax", x)
     dim = _check_dim("softmax", x, dim)
     xp = backend.get_array_module(x.data)
+    if x.size == 0:  # nothing to normalise: PyTorch's empty result
+        return empty_result("softmax", x.shape, (x,), x)
     e = xp.exp(x.data - x.data.max(axis=dim, keepdims=True))
     out_data = e / e.sum(axis=dim, keepdims=True)
 

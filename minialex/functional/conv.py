@@ -36,11 +36,13 @@ from minialex.functional._checks import (
     as_tensor,
     check_finite,
     check_floating,
+    check_not_empty,
     check_positive_int,
     check_rank,
     check_same_device,
     check_same_dtype,
     check_window,
+    empty_result,
     output_size,
     pair,
 )
@@ -173,6 +175,8 @@ def _check_conv_args(x: Tensor, w: Tensor, b: Tensor | None, stride: IntPair,
     layer = "conv2d"
     check_rank(layer, x, 4, "(N, C_in, H, W)")
     check_rank(layer, w, 4, "(C_out, C_in/groups, KH, KW)", "weight")
+    check_not_empty(layer, x, "(N, C_in, H, W)")
+    check_not_empty(layer, w, "(C_out, C_in/groups, KH, KW)", "weight", batch_axes=0)
     check_floating(layer, x)
     check_same_dtype(layer, input=x, weight=w, bias=b)
     check_same_device(layer, input=x, weight=w, bias=b)
@@ -194,7 +198,9 @@ def _check_conv_args(x: Tensor, w: Tensor, b: Tensor | None, stride: IntPair,
     if kh > hp or kw > wp:
         raise ValueError(f"{layer}: kernel ({kh}, {kw}) is larger than the padded input "
                          f"({hp}, {wp}) (input shape {x.shape}, padding {pd})")
-    return st, pd
+    # A stride beyond the padded input picks the same single window; capping it keeps the
+    # phase split (its size grows with the stride) as small as the input.
+    return (min(st[0], hp + 1), min(st[1], wp + 1)), pd
 
 
 def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
@@ -209,6 +215,11 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
     w = as_tensor(w, "conv2d", "weight")
     b = None if b is None else as_tensor(b, "conv2d", "bias")
     stride, padding = _check_conv_args(x, w, b, stride, padding, groups)
+    if x.shape[0] == 0:  # an empty batch: PyTorch's empty output, zero weight gradients
+        oh, ow = (output_size(n, k, s, p) for n, k, s, p in
+                  zip(x.shape[2:], w.shape[2:], stride, padding, strict=True))
+        return empty_result("conv2d", (0, w.shape[0], oh, ow),
+                            (x, w) if b is None else (x, w, b), x)
     xp = backend.get_array_module(x.data)
 
     n, c_in, h, wd = x.shape

@@ -15,6 +15,7 @@ from typing import Any
 from minialex import backend
 from minialex.functional._checks import (
     as_tensor,
+    check_bool,
     check_finite,
     check_floating,
     check_probability,
@@ -39,8 +40,13 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
     layer = "dropout"
     x = as_tensor(x, layer)
     p = check_probability(layer, p)
+    training = check_bool(layer, "training", training)
     check_floating(layer, x)
     check_finite(layer, x)
+    bad_rng = (f"rng must be a generator such as backend.default_rng(seed, like=x), got "
+               f"{type(rng).__name__}")
+    if rng is not None and not callable(getattr(rng, "random", None)):
+        raise TypeError(f"{layer}: {bad_rng}")
     if not training or p == 0:
         return x
     xp = backend.get_array_module(x.data)
@@ -53,8 +59,14 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
 
     if rng is None:
         rng = backend.get_rng(like=x.data)
-    # Uniform numbers in x's dtype: a float32 input never allocates a float64 array.
-    keep = rng.random(x.shape, dtype=x.dtype) >= p
+    try:  # uniform numbers in x's dtype: a float32 input never allocates a float64 array
+        keep = rng.random(x.shape, dtype=x.dtype) >= p
+    except TypeError as exc:
+        raise TypeError(f"{layer}: {bad_rng} ({exc})") from None
+    if backend.get_array_module(keep) is not xp or getattr(keep, "shape", None) != x.shape:
+        raise TypeError(f"{layer}: rng gave {type(keep).__name__} of shape "
+                        f"{getattr(keep, 'shape', None)}, expected a {x.device} array of shape "
+                        f"{x.shape}: use backend.default_rng(seed, like=x)")
     scale = 1.0 / (1.0 - p)
     out_data = x.data * keep
     out_data *= scale

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from minialex import backend
@@ -9,6 +10,7 @@ from minialex.functional._checks import (
     as_tensor,
     check_finite,
     check_floating,
+    check_int,
     check_rank,
     check_same_device,
     check_same_dtype,
@@ -43,7 +45,8 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     check_finite(layer, x)
 
     xp = backend.get_array_module(x.data)
-    a = x.data.reshape(-1, in_features)  # batch axes folded into one: a single GEMM
+    rows = math.prod(x.shape[:-1])  # not reshape(-1, ...): that fails for 0 features
+    a = x.data.reshape(rows, in_features)  # batch axes folded into one: a single GEMM
     # (w @ a.T).T is x @ w.T with the large weight as BLAS's left operand, which OpenBLAS
     # runs 1.1-1.5x faster for AlexNet's fc layers at small batches; the transpose back to
     # (N, out) is one small copy, fused with the bias add.
@@ -57,7 +60,7 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     out_data = out_data.reshape(x.shape[:-1] + (out_features,))
 
     def _backward(g: Any) -> None:
-        g2 = g.reshape(-1, out_features)
+        g2 = g.reshape(rows, out_features)
         if x.requires_grad:
             x._accumulate((g2 @ w.data).reshape(x.shape), owned=True)
         if w.requires_grad:
@@ -72,6 +75,8 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
 def flatten(x: Tensor, start_dim: int = 1, end_dim: int = -1) -> Tensor:
     """Merge axes ``start_dim..end_dim`` into one: (N, 256, 6, 6) -> (N, 9216) by default."""
     x = as_tensor(x, "flatten")
+    start_dim = check_int("flatten", "start_dim", start_dim)
+    end_dim = check_int("flatten", "end_dim", end_dim)
     nd = max(x.ndim, 1)  # a 0-D input flattens to shape (1,), as in PyTorch
     s, e = _axis(start_dim, nd), _axis(end_dim, nd)
     if s is None or e is None or s > e:

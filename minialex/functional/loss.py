@@ -76,7 +76,7 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
         if reduction == "none":
             grad *= g[:, None]
         elif reduction == "mean":
-            grad *= g / n
+            grad *= g / max(n, 1)  # n = 0: grad is empty, and 0/0 would warn
         else:
             grad *= g
         logits._accumulate(grad, owned=True)

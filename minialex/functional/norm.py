@@ -9,15 +9,18 @@ it in most networks; the keras-bn AlexNet variant uses it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from minialex import backend
 from minialex.functional._checks import (
     as_tensor,
+    check_bool,
     check_finite,
     check_floating,
     check_positive_int,
     check_rank,
+    check_real,
     check_same_device,
     check_same_dtype,
 )
@@ -64,10 +67,11 @@ def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: flo
         raise ValueError(f"{layer}: expected a 3-D or higher input (N, C, H, W), "
                          f"got shape {x.shape}")
     size = check_positive_int(layer, "size", size)
+    alpha, beta, k = (check_real(layer, name, v) for name, v in
+                      (("alpha", alpha), ("beta", beta), ("k", k)))
     check_finite(layer, x)
     a = x.data
     before, after = size // 2, (size - 1) // 2
-    alpha, beta, k = float(alpha), float(beta), float(k)
 
     den = _channel_window_sum(a * a, before, after)
     den *= alpha
@@ -114,6 +118,9 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     x = as_tensor(x, layer)
     check_floating(layer, x)
     check_rank(layer, x, (2, 3, 4), "(N, C), (N, C, L) or (N, C, H, W)")
+    training = check_bool(layer, "training", training)
+    momentum = check_real(layer, "momentum", momentum, 0.0, 1.0)
+    eps = check_real(layer, "eps", eps, 0.0)
     channels = x.shape[1]
     named = {"running_mean": running_mean, "running_var": running_var, "weight": weight,
              "bias": bias}
@@ -135,8 +142,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     xp = backend.get_array_module(x.data)
     a = x.data
     bshape = (1, channels) + (1,) * (a.ndim - 2)  # per-channel values broadcast over N, H, W
-    count = a.size // channels
-    eps = float(eps)
+    count = a.shape[0] * math.prod(a.shape[2:])  # values per channel (also when C = 0)
     # Per-channel reductions are einsum contractions ("nchw->c"): one pass, no temporaries.
     letters = "nc" + "hwl"[: a.ndim - 2]
     channel_sum = f"{letters}->c"
@@ -150,7 +156,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         centred = a - mean.reshape(bshape)
         var = xp.einsum(channel_dot, centred, centred) / count  # two-pass: no cancellation
         if running_mean is not None:
-            m = float(momentum)
+            m = momentum
             running_mean.data *= 1.0 - m
             running_mean.data += m * mean
             running_var.data *= 1.0 - m

@@ -23,8 +23,10 @@ from minialex import backend
 from minialex.functional._checks import (
     adaptive_output_size,
     as_tensor,
+    check_bool,
     check_finite,
     check_floating,
+    check_not_empty,
     check_rank,
     check_window,
     output_size,
@@ -42,8 +44,10 @@ class _Geometry:
     def __init__(self, layer: str, x: Tensor, kernel_size: IntPair, stride: IntPair | None,
                  padding: IntPair, ceil_mode: bool) -> None:
         check_rank(layer, x, 4, "(N, C, H, W)")
+        check_not_empty(layer, x, "(N, C, H, W)")
         check_floating(layer, x)
         check_finite(layer, x)
+        ceil_mode = check_bool(layer, "ceil_mode", ceil_mode)
         (self.kh, self.kw), (self.sh, self.sw), (self.ph, self.pw) = check_window(
             layer, kernel_size, stride, padding, half_kernel_padding=True)
         n, c, self.h, self.w = x.shape
@@ -196,6 +200,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     layer = "adaptive_avg_pool2d"
     x = as_tensor(x, layer)
     check_rank(layer, x, 4, "(N, C, H, W)")
+    check_not_empty(layer, x, "(N, C, H, W)", batch_axes=2)  # no pixels: no average
     check_floating(layer, x)
     check_finite(layer, x)
     n, c, h, w = x.shape

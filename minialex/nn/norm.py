@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from minialex import backend
-from minialex.functional._checks import as_tensor, check_positive_int, check_rank
+from minialex.functional._checks import (
+    as_tensor,
+    check_bool,
+    check_positive_int,
+    check_rank,
+    check_real,
+)
 from minialex.functional.norm import batch_norm, local_response_norm
 from minialex.nn.module import Module, Parameter
 from minialex.tensor import Tensor
@@ -26,9 +32,9 @@ class LocalResponseNorm(Module):
                  k: float = 2.0) -> None:
         super().__init__()
         self.size = check_positive_int("LocalResponseNorm", "size", size)
-        self.alpha = float(alpha)
-        self.beta = float(beta)
-        self.k = float(k)
+        self.alpha = check_real("LocalResponseNorm", "alpha", alpha)
+        self.beta = check_real("LocalResponseNorm", "beta", beta)
+        self.k = check_real("LocalResponseNorm", "k", k)
 
     def forward(self, x: Any) -> Tensor:
         return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
@@ -48,10 +54,10 @@ class _BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = check_positive_int(name, "num_features", num_features)
-        self.eps = float(eps)
-        self.momentum = float(momentum)
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
+        self.eps = check_real(name, "eps", eps, 0.0)
+        self.momentum = check_real(name, "momentum", momentum, 0.0, 1.0)
+        self.affine = check_bool(name, "affine", affine)
+        self.track_running_stats = check_bool(name, "track_running_stats", track_running_stats)
         xp, f32 = backend.xp(), backend.np.float32
         self.weight = Parameter(xp.ones(num_features, dtype=f32)) if affine else None
         self.bias = Parameter(xp.zeros(num_features, dtype=f32)) if affine else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minialex.functional._checks import pair
+from minialex.functional._checks import check_bool, pair
 from minialex.functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minialex.nn.module import Module
 from minialex.tensor import Tensor
@@ -28,7 +28,7 @@ class _Pool2d(Module):
         self.kernel_size = pair(kernel_size, f"{self._name} kernel_size")
         self.stride = self.kernel_size if stride is None else pair(stride, f"{self._name} stride")
         self.padding = pair(padding, f"{self._name} padding")
-        self.ceil_mode = bool(ceil_mode)
+        self.ceil_mode = check_bool(self._name, "ceil_mode", ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)}, "
