@@ -8,9 +8,13 @@ import os
 import pickle
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from minialex import backend
 from minialex.data import CIFAR10, ArrayDataset, DataLoader, ImageFolder, Shapes
+from minialex.data.cifar import _RestrictedUnpickler
 from minialex.data.shapes import CLASSES, SHAPES, generate_shapes
 
 np = backend.np
@@ -368,6 +372,55 @@ def test_cifar_codecs_encode_only_latin1_str(tmp_path):
         CIFAR10(tmp_path)
 
 
+def _build_on_global(module, name, slots):
+    """A pickle that sets attribute 'injected' on the global module.name with BUILD (as a
+    __dict__ update, or with slots=True as (None, {...}) slot state)."""
+    state = b"}X\x08\x00\x00\x00injectedK\x01s"
+    if slots:
+        state = b"N" + state + b"\x86"
+    return b"\x80\x02c" + f"{module}\n{name}\n".encode() + state + b"b."
+
+
+@pytest.mark.parametrize("key", sorted(_RestrictedUnpickler.allowed))
+@pytest.mark.parametrize("slots", [False, True])
+def test_cifar_build_on_an_allowed_global_is_refused(tmp_path, key, slots):
+    _write_python(tmp_path)
+    (tmp_path / "data_batch_1").write_bytes(_build_on_global(*key, slots))
+    with pytest.raises(ValueError, match=r"data_batch_1.*refusing to set the state"):
+        CIFAR10(tmp_path)
+    # nothing was set on the stand-ins, which every later load shares
+    assert not any(hasattr(v, "injected") for v in _RestrictedUnpickler.allowed.values())
+
+
+def _state_array_pickle(protocol=2):
+    class _StateArray:
+        def __reduce__(self):
+            state = (1, (2, 3072), np.dtype("u1"), False, b"\1" * 6144)
+            return np.empty(0).__reduce__()[0], (np.ndarray, (0,), b"b"), state
+
+    return pickle.dumps({"data": _StateArray(), "labels": [0, 0]}, protocol=protocol)
+
+
+@pytest.mark.parametrize("which", [0, -1])  # the dtype's BUILD, the array's BUILD
+def test_cifar_second_build_on_one_object_is_refused(tmp_path, which):
+    import pickletools
+
+    raw = _state_array_pickle()
+    ops = list(pickletools.genops(raw))
+    builds = [k for k, (op, _, _) in enumerate(ops) if op.name == "BUILD"]
+    k = builds[which]
+    memo = ops[k - 1][1]  # BUILD's state was memoised by the BINPUT right before it
+    assert ops[k - 1][0].name == "BINPUT"
+    at = ops[k][2] + 1
+    doubled = raw[:at] + b"h" + bytes([memo]) + b"b" + raw[at:]  # BINGET state, BUILD again
+    _write_python(tmp_path)
+    (tmp_path / "data_batch_1").write_bytes(raw)
+    assert CIFAR10(tmp_path).images.shape[0] == 2 + 4 * _N  # the plain file loads
+    (tmp_path / "data_batch_1").write_bytes(doubled)
+    with pytest.raises(ValueError, match=r"data_batch_1.*refusing a second state"):
+        CIFAR10(tmp_path)
+
+
 # ---------------------------------------------------------------------------- image folders
 def _save(path, array, fmt=None):
     from PIL import Image
@@ -442,6 +495,98 @@ def test_image_folder_errors_name_the_file(tmp_path):
     os.makedirs(tmp_path / "empty" / "c")
     with pytest.raises(FileNotFoundError, match="no .* images"):
         ImageFolder(tmp_path / "empty")
+
+
+def _png_bytes(width, height, bit_depth=8, colour_type=0, rows=None):
+    """A PNG written by hand (so its header can claim any size)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    if rows is None:  # an all-zero image, or as much of one as fits in a few bytes
+        rows = [bytes(1 + width * bit_depth // 8)] * min(height, 16)
+    data = zlib.compress(b"".join(rows))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) \
+        + chunk(b"IEND", b"")
+
+
+@given(image=hnp.arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12))),
+       size=st.integers(1, 8))
+def test_image_folder_scales_16_bit_greyscale_like_8_bit(tmp_path_factory, image, size):
+    # v in 8 bits is v * 257 in 16 bits (65535 = 255 * 257): both must load identically
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("grey")
+    os.makedirs(root / "a")
+    Image.fromarray(image).save(root / "a" / "eight.png")
+    wide = Image.fromarray(image.astype(np.uint16) * 257)
+    assert wide.mode.startswith("I;16")
+    wide.save(root / "a" / "sixteen.png")
+    with Image.open(root / "a" / "sixteen.png") as check:
+        assert check.mode.startswith("I")  # still 16-bit on disk
+    x, _ = ImageFolder(root, image_size=size).get_batch(np.array([0, 1]))
+    np.testing.assert_array_equal(x[0], x[1])
+
+
+@pytest.mark.parametrize("value, expected", [(1000, 4), (65535, 255), (0, 0), (128, 0),
+                                             (129, 1), (32768, 128)])
+def test_image_folder_16_bit_values_by_hand(tmp_path, value, expected):
+    # round(value * 255 / 65535): 1000 is 3.89 -> 4 (Pillow's own conversion gives 255)
+    from PIL import Image
+
+    os.makedirs(tmp_path / "a")
+    Image.fromarray(np.full((3, 3), value, np.uint16)).save(tmp_path / "a" / "x.png")
+    x, _ = ImageFolder(tmp_path, image_size=3).get_batch(np.array([0]))
+    np.testing.assert_array_equal(x[0] * 255, np.full((3, 3, 3), expected, np.float32))
+
+
+@given(short=st.integers(1, 6), ratio=st.floats(1, 40), wide=st.booleans())
+def test_image_folder_refuses_extreme_aspect_ratios_before_decoding(tmp_path_factory, short,
+                                                                    ratio, wide):
+    from minialex.data.folder import MAX_ASPECT_RATIO
+
+    long = max(short, round(short * ratio))
+    w, h = (long, short) if wide else (short, long)
+    root = tmp_path_factory.mktemp("strip")
+    os.makedirs(root / "a")
+    (root / "a" / "x.png").write_bytes(_png_bytes(w, h, rows=[bytes(1 + w)] * h))
+    folder = ImageFolder(root, image_size=16)
+    if long / short > MAX_ASPECT_RATIO:
+        with pytest.raises(ValueError, match=rf"x\.png: {w} x {h} is .* times longer"):
+            folder.get_batch(np.array([0]))
+    else:
+        assert folder.get_batch(np.array([0]))[0].shape == (1, 3, 16, 16)
+
+
+@pytest.mark.parametrize("w, h", [(1, 200_000), (200_000, 1), (3, 1_000_000)])
+def test_image_folder_long_strips_are_refused(tmp_path, w, h):
+    os.makedirs(tmp_path / "a")
+    (tmp_path / "a" / "x.png").write_bytes(_png_bytes(w, h))  # a few hundred bytes
+    with pytest.raises(ValueError, match=r"x\.png.*times longer than wide"):
+        ImageFolder(tmp_path, image_size=227).get_batch(np.array([0]))
+
+
+@pytest.mark.parametrize("w, h", [(10_000, 9_000), (20_000, 10_000)])
+def test_image_folder_pixel_bombs_are_refused(tmp_path, w, h):
+    import warnings
+
+    os.makedirs(tmp_path / "a")
+    (tmp_path / "a" / "x.png").write_bytes(_png_bytes(w, h))  # the rows are not even there
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning
+        with pytest.raises(ValueError, match=r"x\.png.*(decompression-bomb limit|Decompr)"):
+            ImageFolder(tmp_path, image_size=8).get_batch(np.array([0]))
+
+
+@pytest.mark.parametrize("fmt", ["BMP", "GIF", "TIFF"])
+def test_image_folder_decodes_only_jpeg_and_png(tmp_path, fmt):
+    _save(os.path.join(tmp_path, "a", "x.png"), _solid((1, 2, 3)), fmt=fmt)  # renamed
+    with pytest.raises(ValueError, match=r"x\.png.*not a JPEG/PNG image"):
+        ImageFolder(tmp_path, image_size=8).get_batch(np.array([0]))
 
 
 # ---------------------------------------------------------------------------- DataLoader

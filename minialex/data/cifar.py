@@ -61,12 +61,19 @@ def _checked_dtype(spec: Any, align: Any = False, copy: Any = True) -> _DtypeSpe
 
 
 class _DtypeSpec:
-    """A checked dtype; its ``__setstate__`` (pickle's BUILD) may only set the byte order."""
+    """A checked dtype; its ``__setstate__`` (pickle's BUILD) may only set the byte order,
+    once."""
+
+    __slots__ = ("dtype", "built")
 
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
+        self.built = False
 
     def __setstate__(self, state: Any) -> None:
+        if self.built:
+            raise RefusedGlobal("refusing a second state for one dtype")
+        self.built = True
         # NumPy writes (3, byteorder, None, None, None, -1, -1, 0) for a plain type
         if not (isinstance(state, tuple) and len(state) == 8 and state[1] in ("<", ">", "|", "=")
                 and state[2:5] == (None, None, None)):
@@ -82,9 +89,14 @@ class _NdarrayType:
     choose strides (a zero stride makes a huge array out of a few bytes) and memory layout.
     """
 
+    __slots__ = ()
+
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         raise RefusedGlobal("refusing a direct call of numpy.ndarray: an array is accepted only "
                             "in the form NumPy pickles it (_reconstruct, then its state)")
+
+    def __setstate__(self, state: Any) -> None:
+        raise RefusedGlobal("refusing to set the state of numpy.ndarray itself")
 
 
 _NDARRAY = _NdarrayType()
@@ -94,10 +106,14 @@ class _ArraySpec:
     """What ``_reconstruct`` returns here: ``__setstate__`` checks the state and copies the
     bytes into a fresh C-contiguous array (``.array``); nothing else can be done with it."""
 
+    __slots__ = ("array",)
+
     def __init__(self) -> None:
         self.array: Any = None
 
     def __setstate__(self, state: Any) -> None:
+        if self.array is not None:
+            raise RefusedGlobal("refusing a second state for one array")
         if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1):
             raise RefusedGlobal("refusing array state: expected (1, shape, dtype, is_fortran, "
                                 "bytes)")
@@ -145,6 +161,26 @@ def _latin1_encode(text: Any, encoding: Any = "utf-8") -> bytes:
     return text.encode("latin1")
 
 
+class _StandIn:
+    """One allowed global: calls go to the checking function; pickle's BUILD opcode, which
+    would otherwise set attributes on the function (shared by every later load), is refused.
+    No ``__dict__``, so there is nothing to set."""
+
+    __slots__ = ("function", "name")
+
+    def __init__(self, function: Any, name: str) -> None:
+        self.function, self.name = function, name
+
+    def __call__(self, *args: Any) -> Any:
+        return self.function(*args)
+
+    def __setstate__(self, state: Any) -> None:
+        raise RefusedGlobal(f"refusing to set the state of {self.name}")
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Resolves only stand-ins for the globals a pickled NumPy array names; anything else is
     refused unrun.
@@ -156,13 +192,15 @@ class _RestrictedUnpickler(pickle.Unpickler):
     """
 
     allowed: dict[tuple[str, str], Any] = {
-        ("numpy.core.multiarray", "_reconstruct"): _checked_reconstruct,
-        ("numpy._core.multiarray", "_reconstruct"): _checked_reconstruct,
+        ("numpy.core.multiarray", "_reconstruct"): _StandIn(_checked_reconstruct,
+                                                            "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"): _StandIn(_checked_reconstruct,
+                                                             "_reconstruct"),
         ("numpy", "ndarray"): _NDARRAY,
-        ("numpy", "dtype"): _checked_dtype,
-        ("numpy.core.numeric", "_frombuffer"): _checked_frombuffer,
-        ("numpy._core.numeric", "_frombuffer"): _checked_frombuffer,
-        ("_codecs", "encode"): _latin1_encode,
+        ("numpy", "dtype"): _StandIn(_checked_dtype, "numpy.dtype"),
+        ("numpy.core.numeric", "_frombuffer"): _StandIn(_checked_frombuffer, "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"): _StandIn(_checked_frombuffer, "_frombuffer"),
+        ("_codecs", "encode"): _StandIn(_latin1_encode, "_codecs.encode"),
     }
 
     def find_class(self, module: str, name: str) -> Any:

@@ -23,6 +23,15 @@ from minialex.functional._checks import check_positive_int
 np = backend.np
 
 EXTENSIONS = (".jpg", ".jpeg", ".png")
+# What Pillow may decode: the content decides the format, not the extension, so a renamed file
+# in one of Pillow's many other formats is refused instead of parsed (cameras' multi-picture
+# JPEGs still open: Pillow reads them through its JPEG opener).
+FORMATS = ("JPEG", "PNG")
+# The shorter side is scaled to image_size before the centre crop, so the intermediate image
+# has image_size**2 * (long side / short side) pixels: a 274-byte 1 x 200000 PNG would become
+# 227 x 45 million. Images further from square than this are refused.
+MAX_ASPECT_RATIO = 20
+_SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def _pil() -> Any:
@@ -38,24 +47,57 @@ def _images_in(folder: str) -> list[str]:
                   if f.lower().endswith(EXTENSIONS) and os.path.isfile(os.path.join(folder, f)))
 
 
+def _size_problem(width: int, height: int, max_pixels: int | None) -> str | None:
+    """Why an image of this size is refused before decoding, or None."""
+    if min(width, height) < 1:
+        return f"it has no pixels ({width} x {height})"
+    if max_pixels is not None and width * height > max_pixels:
+        return (f"{width} x {height} = {width * height:,} pixels is above Pillow's "
+                f"decompression-bomb limit of {max_pixels:,} (PIL.Image.MAX_IMAGE_PIXELS)")
+    ratio = max(width, height) / min(width, height)
+    if ratio > MAX_ASPECT_RATIO:
+        return (f"{width} x {height} is {ratio:,.0f} times longer than wide; at most "
+                f"{MAX_ASPECT_RATIO} is accepted (the shorter side is scaled up to image_size "
+                "before the centre crop)")
+    return None
+
+
+def _rgb(img: Any) -> Any:
+    """The image in mode RGB. 16-bit greyscale is scaled by 255 / 65535 first: Pillow's own
+    conversion clips it (1000 of 65535 would become 255, white)."""
+    if img.mode in _SIXTEEN_BIT_GREY:
+        grey = np.asarray(img, dtype=np.float64) * (255 / 65535)
+        img = _pil().fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8))
+    return img.convert("RGB")
+
+
 def load_image(path: str, image_size: int) -> Any:
-    """One file as (3, image_size, image_size) uint8: shorter side resized, centre cropped."""
+    """One file as (3, image_size, image_size) uint8: shorter side resized, centre cropped.
+
+    Only JPEG and PNG content is decoded; images above Pillow's pixel limit or further from
+    square than ``MAX_ASPECT_RATIO`` are refused (ValueError naming the file) before decoding.
+    """
     Image = _pil()
+    problem = None
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
+        with Image.open(path, formats=FORMATS) as img:
             w, h = img.size
-            scale = image_size / min(w, h)
-            new = (max(image_size, round(w * scale)), max(image_size, round(h * scale)))
-            img = img.resize(new, Image.BILINEAR)
-            left, top = (new[0] - image_size) // 2, (new[1] - image_size) // 2
-            img = img.crop((left, top, left + image_size, top + image_size))
-            array = np.asarray(img, dtype=np.uint8)
+            problem = _size_problem(w, h, Image.MAX_IMAGE_PIXELS)
+            if problem is None:
+                img = _rgb(img)
+                scale = image_size / min(w, h)
+                new = (max(image_size, round(w * scale)), max(image_size, round(h * scale)))
+                img = img.resize(new, Image.BILINEAR)
+                left, top = (new[0] - image_size) // 2, (new[1] - image_size) // 2
+                img = img.crop((left, top, left + image_size, top + image_size))
+                array = np.asarray(img, dtype=np.uint8)
     except FileNotFoundError:
         raise FileNotFoundError(f"ImageFolder: missing image file {path}") from None
     except Exception as exc:  # Pillow reports bad data with several exception types
         raise ValueError(f"ImageFolder: cannot read image {path}: it is truncated, corrupt or "
-                         f"not an image ({type(exc).__name__}: {exc})") from None
+                         f"not a JPEG/PNG image ({type(exc).__name__}: {exc})") from None
+    if problem is not None:
+        raise ValueError(f"ImageFolder: refusing image {path}: {problem}")
     return array.transpose(2, 0, 1)
 
 
