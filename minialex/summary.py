@@ -26,10 +26,8 @@ Conventions used in the numbers (per image, i.e. batch size 1):
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,7 +96,7 @@ def _int(n: float) -> str:
     return f"{n:,}"
 
 
-def _short(n: float) -> str:
+def format_count(n: float) -> str:
     """105415200 -> "105.4M"."""
     for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(n) >= size:
@@ -357,7 +355,7 @@ def _leaves(model: Module) -> list[tuple[str, Module]]:
     return [(n or type(m).__name__.lower(), m) for n, m in leaves]
 
 
-def _history(input_shape: Shape, records: Sequence[LayerRecord]) -> str:
+def size_history(input_shape: Shape, records: Sequence[LayerRecord]) -> str:
     """Where the size went: "227 -> 55 (conv1) -> 27 (pool1) -> ..." (spatial changes only)."""
     def size(shape: Shape) -> str:
         if len(shape) != 3:
@@ -374,7 +372,8 @@ def _history(input_shape: Shape, records: Sequence[LayerRecord]) -> str:
 def _layer_error(name: str, module: Module, in_shape: Shape, reason: Any,
                  input_shape: Shape, records: Sequence[LayerRecord]) -> LayerError:
     return LayerError(f"{name} ({describe(module)}) cannot take input {fmt_shape(in_shape)}: "
-                      f"{reason}. Sizes so far: {_history(input_shape, records)}", name, records)
+                      f"{reason}. Sizes so far: {size_history(input_shape, records)}",
+                      name, records)
 
 
 def infer_shape(model: Module, input_shape: Shape) -> Shape:
@@ -440,7 +439,7 @@ class Trace:
             if r.params or r.mult_adds:
                 line += f"  {_int(r.params):>10} params" if r.params else f"  {'':>17}"
             if r.mult_adds:
-                line += f"  {_short(r.mult_adds):>6} MACs"
+                line += f"  {format_count(r.mult_adds):>6} MACs"
             out.append(line.rstrip())
             out.extend(f"{'':<{wn}}  ! {note}" for note in r.notes)
         return out
@@ -617,7 +616,8 @@ class Summary:
                   f"Non-trainable params: {_int(t.non_trainable_params)}"
                   + (" (BatchNorm running mean and variance, counted as Keras does)"
                      if t.non_trainable_params else ""),
-                  f"Total mult-adds: {_int(t.mult_adds)} ({_short(t.mult_adds)}) per image; "
+                  f"Total mult-adds: {_int(t.mult_adds)} ({format_count(t.mult_adds)}) "
+                  "per image; "
                   f"{_int(t.mult_adds_bias)} counting bias adds",
                   rule,
                   f"Input size (MB): {t.input_mb:.2f}",
@@ -669,124 +669,3 @@ def summary(model: Module, input_shape: Sequence[int]) -> Summary:
     Runs ``trace`` (silently) for the shapes; ``rows`` and ``totals`` hold the numbers.
     """
     return summary_from_trace(model, trace(model, input_shape, print=False))
-
-
-# ---------------------------------------------------------------------------- CLI
-def _model_from_args(args: argparse.Namespace) -> Module:
-    from minialex.models import alexnet
-
-    names = ("num_classes", "pool", "ceil_mode", "num_conv", "activation", "lrn", "dropout")
-    options = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    return alexnet(args.variant, **options)
-
-
-def cli_summary(args: argparse.Namespace) -> int:
-    """``python -m minialex summary --variant V [--input C,H,W] [--trace]``."""
-    try:
-        model = _model_from_args(args)
-    except LayerError as exc:  # the variant's own layers do not fit its input size
-        if args.trace and exc.records:
-            shape = exc.records[0].input_shape
-            _emit("\n".join(Trace(args.variant, shape, exc.records).lines()))
-        raise
-    shape = tuple(args.input) if args.input else model.input_shape
-    traced = trace(model, shape, print=bool(args.trace))
-    if args.trace:
-        _emit("")
-    _emit(str(summary_from_trace(model, traced)))
-    return 0
-
-
-_FORMULA = "out = floor((n + 2p - f) / s) + 1     n: input size, f: window, s: stride, p: padding"
-
-
-def _image_kind(channels: int) -> str:
-    """3 -> "RGB images", 1 -> "images with 1 channel": only 3 channels are called RGB."""
-    if channels == 3:
-        return "RGB images"
-    return f"images with {channels} channel{'s' if channels != 1 else ''}"
-
-
-def cli_demo(args: argparse.Namespace) -> int:
-    """``python -m minialex``: the paper's AlexNet assembled stage by stage, its arithmetic
-    printed at every layer, then the summary table and what its numbers say."""
-    from minialex.models import alexnet
-
-    shape = tuple(args.input) if getattr(args, "input", None) else None
-    model = alexnet("paper", input_shape=shape)
-    shape = model.input_shape
-    traced = trace(model, shape, print=False)
-    out = [
-        "AlexNet, assembled layer by layer",
-        "=================================",
-        "Krizhevsky, Sutskever and Hinton, \"ImageNet Classification with Deep Convolutional",
-        "Neural Networks\" (2012), trained on two GPUs. Here it is one model: conv2, conv4 and",
-        "conv5 use groups=2, so each half of their filters sees only its own GPU's half of the",
-        "channels. No size below is typed in; each follows from the one before:",
-        "",
-        f"    {_FORMULA}",
-        "",
-        f"Input: a batch of N {_image_kind(shape[0])} {fmt_shape(shape)}",
-    ]
-    by_name = {r.name: r for r in traced.records}
-    for title, names in model.stages:
-        records = [by_name[n] for n in names if n in by_name]
-        out += ["", title[0].upper() + title[1:]]
-        out += ["  " + line for line in traced.lines(records, header=False)]
-    out += ["", f"Output: {fmt_shape(traced.output_shape)}, one score per class "
-                "(softmax turns them into probabilities)"]
-    if shape == (3, 227, 227):
-        out += ["", *_why_227(model)]
-    result = summary_from_trace(model, traced)
-    out += ["", "Summary", "", str(result), "", *_closing(result)]
-    _emit("\n".join(out))
-    return 0
-
-
-def _why_227(model: Module) -> list[str]:
-    """What happens to the same network at the paper's stated 224x224."""
-    try:
-        trace(model, (3, 224, 224), print=False)
-    except LayerError as exc:
-        conv1 = exc.records[0]
-        flat = [r for r in exc.records if r.type == "Flatten"]
-        lines = ["Why 227 and not the paper's 224? At 224:",
-                 f"  {conv1.name}  {conv1.arithmetic}"]
-        lines += [f"         ! {note}" for note in conv1.notes]
-        text = f"Every later size shrinks too: {_history((3, 224, 224), exc.records)}"
-        fc = dict(model.named_modules()).get(exc.layer)
-        if flat and isinstance(fc, Linear):
-            text += (f", so {exc.layer} (built for {fc.in_features:,} inputs) would receive "
-                     f"{flat[-1].output_shape[0]:,}: the network cannot run at 224.")
-        return lines + _wrap(text)
-    return ["At 224x224 the same network also runs (its sizes happen to divide evenly)."]
-
-
-def _wrap(text: str, width: int = 92) -> list[str]:
-    return textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="  ")
-
-
-def _closing(s: Summary) -> list[str]:
-    t = s.totals
-    fc = [r for r in s.rows if r.kind == "fc"]
-    biggest = max(fc, key=lambda r: r.params) if fc else None
-    paragraph = (
-        f"The {sum(r.kind == 'conv' for r in s.rows)} convolutional layers hold "
-        f"{_int(t.conv_params)} of the {_int(t.total_params)} parameters "
-        f"({t.conv_param_share:.1%}) but do {_short(t.conv_mult_adds)} of the "
-        f"{_short(t.mult_adds)} mult-adds per image ({t.conv_mult_add_share:.1%}). "
-        f"The {len(fc)} fully connected layers are the reverse: {t.fc_param_share:.1%} of the "
-        f"parameters, {t.fc_mult_add_share:.1%} of the compute"
-        + (f"; {biggest.name} alone holds {_int(biggest.params)} "
-           f"({biggest.params / max(1, t.total_params):.1%}). " if biggest else ". ")
-        + "The parameters, and with them the risk of overfitting, sit in the fully connected "
-        "layers, which is where the paper puts dropout; the time goes into the convolutions. "
-        f"One image needs {t.activation_mb:.1f} MB of activations, the weights "
-        f"{t.param_mb:.1f} MB.")
-    lines = ["What the numbers say", *_wrap(paragraph),
-        "",
-        "Next: python -m minialex variants",
-        "      python -m minialex summary --variant keras-bn --trace",
-        "      python -m minialex summary --variant keras-bn --pool 3x3/2 --trace",
-    ]
-    return lines

@@ -112,7 +112,7 @@ class _Meter:
                 "top5": None if self.top5 is None else self.top5 / n, "n": self.n}
 
 
-def _pct(value: float | None) -> str:
+def percent_text(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
@@ -421,10 +421,10 @@ def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, schedul
     """
     path = os.fspath(path)
     arrays, meta = read_checkpoint(path)
-    return _restore_checkpoint(path, arrays, meta, model, optimizer, scheduler, restore_rng)
+    return restore_checkpoint(path, arrays, meta, model, optimizer, scheduler, restore_rng)
 
 
-def _restore_checkpoint(path: str, arrays: dict[str, Any], meta: dict[str, Any],
+def restore_checkpoint(path: str, arrays: dict[str, Any], meta: dict[str, Any],
                         model: Any = None, optimizer: Any = None, scheduler: Any = None,
                         restore_rng: bool = False) -> Checkpoint:
     """``load_checkpoint`` for the (arrays, meta) that ``read_checkpoint(path)`` returned, so a
@@ -580,7 +580,7 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
     last_path = os.path.join(checkpoint_dir, "last.npz") if checkpoint_dir else None
     if resume and last_path and (last_read is not None or os.path.exists(last_path)):
         arrays, meta = last_read if last_read is not None else read_checkpoint(last_path)
-        ckpt = _restore_checkpoint(last_path, arrays, meta, model, optimizer, scheduler,
+        ckpt = restore_checkpoint(last_path, arrays, meta, model, optimizer, scheduler,
                                    restore_rng=True)
         start = ckpt.epoch
         history = ckpt.history or History()
@@ -613,7 +613,8 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
                 history.iteration_loss.append(value)
                 meter.add(value, logits.data, labels)
                 running = meter.result()
-                bar.set_postfix_str(f"loss {running['loss']:.3f} top-1 {_pct(running['top1'])}")
+                bar.set_postfix_str(f"loss {running['loss']:.3f} "
+                                    f"top-1 {percent_text(running['top1'])}")
         finally:
             bar.close()
         if meter.n == 0:  # a loader whose len() promised batches it did not yield
@@ -633,10 +634,11 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
         record["seconds"] = time.perf_counter() - t0
         history.epochs.append(record)
         line = (f"epoch {epoch + 1}/{epochs}  loss {train['loss']:.4f}  "
-                f"top-1 {_pct(train['top1'])}  top-5 {_pct(train['top5'])}")
+                f"top-1 {percent_text(train['top1'])}  top-5 {percent_text(train['top5'])}")
         if val_loader is not None:
-            line += (f"  | val loss {record['val_loss']:.4f}  top-1 {_pct(record['val_top1'])}"
-                     f"  top-5 {_pct(record['val_top5'])}")
+            line += (f"  | val loss {record['val_loss']:.4f}  "
+                     f"top-1 {percent_text(record['val_top1'])}  "
+                     f"top-5 {percent_text(record['val_top5'])}")
         say(line + f"  | lr {lr:.3g}  {record['seconds']:.1f} s")
         if checkpoint_dir:
             score = record["val_top1"] if val_loader is not None else train["top1"]
@@ -650,241 +652,3 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
                         open(last_path, "rb") as src:
                     shutil.copyfileobj(src, f)
     return history
-
-
-# ============================================================================ command line
-# Defaults of `python -m minialex train`: chosen so that the run takes about a minute or two
-# on two CPU cores and ends well above chance on the shapes data.
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "epochs": 5, "batch_size": 32, "train_size": 4000, "test_size": 1000, "optimizer": "adam",
-    "augment": "flip-crop", "schedule": "plateau", "dropout": 0.0,
-}
-DEFAULT_LR = {"sgd": 0.01, "adam": 3e-4}
-_SETTINGS = ("variant", "dataset", "data_dir", "epochs", "batch_size", "optimizer", "lr",
-             "seed", "image_size", "train_size", "test_size", "augment", "schedule", "dropout")
-
-
-def _datasets(cfg: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """(train, validation, test) datasets described by a run configuration.
-
-    shapes has a validation split of its own (for the learning-rate schedule and best.npz);
-    CIFAR-10 and image folders use their test set for validation too.
-    """
-    from minialex.data import Shapes
-
-    name, size = cfg["dataset"], cfg["image_size"]
-    if name == "shapes":
-        n, seed = cfg["test_size"], cfg["seed"]
-        return (Shapes(cfg["train_size"], size, seed=seed, train=True),
-                Shapes(n, size, seed=seed, split="val"), _test_dataset(cfg))
-    train = _files_dataset(cfg, "train")
-    test = _files_dataset(cfg, "test", classes=train.classes)
-    return train, test, test
-
-
-def _test_dataset(cfg: dict[str, Any]) -> Any:
-    """The test split alone (``cli_evaluate`` needs nothing else)."""
-    from minialex.data import Shapes
-
-    if cfg["dataset"] == "shapes":
-        return Shapes(cfg["test_size"], cfg["image_size"], seed=cfg["seed"], split="test")
-    return _files_dataset(cfg, "test", classes=cfg.get("classes"))
-
-
-def _files_dataset(cfg: dict[str, Any], split: str, classes: Any = None) -> Any:
-    """CIFAR-10 or image-folder ``split`` ("train" or "test"); classes: the folder's order."""
-    from minialex.data import CIFAR10, ImageFolder
-
-    name, size = cfg["dataset"], cfg["image_size"]
-    if not cfg.get("data_dir"):
-        raise ValueError(f"dataset {name!r} needs --data-dir")
-    if name == "cifar10":
-        if size != 32:
-            raise ValueError(f"CIFAR-10 images are 32x32; the model wants {size}x{size} "
-                             "(use --variant cifar-small)")
-        return CIFAR10(cfg["data_dir"], train=split == "train")
-    if name == "folder":
-        return ImageFolder(os.path.join(cfg["data_dir"], split), size, classes=classes)
-    raise ValueError(f"unknown dataset {name!r}: expected shapes, cifar10 or folder")
-
-
-def _transforms(cfg: dict[str, Any]) -> tuple[Any, Any]:
-    """(train transform, test transform) of a configuration."""
-    from minialex.data import transforms as T
-
-    norm = T.Normalize(cfg["mean"], cfg["std"])
-    size, padding = cfg["image_size"], cfg["crop_padding"]
-    steps: list[Any] = []
-    if cfg["augment"] == "paper":  # on raw RGB values, as the paper computes it
-        steps.append(T.PCAColorAugmentation(cfg["eigvals"], cfg["eigvecs"], std=0.1))
-    steps.append(norm)
-    if cfg["augment"] in ("flip-crop", "paper"):
-        # after normalising, so zero padding is the mean colour (as in 10-crop testing)
-        steps += [T.RandomCrop(size, padding=padding), T.RandomHorizontalFlip()]
-    return T.Compose(steps), norm
-
-
-def _build(cfg: dict[str, Any]) -> Any:
-    from minialex.models import alexnet
-
-    c, h, w = cfg["input_shape"]
-    return alexnet(cfg["variant"], num_classes=cfg["num_classes"], input_shape=(c, h, w),
-                   dropout=cfg.get("dropout"))
-
-
-def _run_config(args: Any) -> dict[str, Any]:
-    """The full settings of a new run: command-line values, else the defaults."""
-    from minialex.models import VARIANTS
-
-    if args.variant not in VARIANTS:
-        raise ValueError(f"unknown variant {args.variant!r}; valid: {', '.join(VARIANTS)}")
-    cfg = {k: getattr(args, k, None) for k in _SETTINGS}
-    for k, v in TRAIN_DEFAULTS.items():
-        if cfg.get(k) is None:
-            cfg[k] = v
-    if cfg["lr"] is None:
-        cfg["lr"] = DEFAULT_LR[cfg["optimizer"]]
-    if cfg["image_size"] is None:
-        cfg["image_size"] = VARIANTS[args.variant].input_shape[-1]
-    cfg["dataset"] = cfg["dataset"] or "shapes"
-    cfg["crop_padding"] = max(1, cfg["image_size"] // 8)
-    return cfg
-
-
-def cli_train(args: Any) -> int:
-    """`python -m minialex train`: train a variant, write checkpoints, history and a curve."""
-    out = args.out
-    last = os.path.join(out, "last.npz")
-    last_read = None
-    if getattr(args, "resume", False) and os.path.exists(last):
-        last_read = read_checkpoint(last)  # read once: fit restores from it
-        cfg = dict(last_read[1]["config"])
-        if args.epochs is not None:
-            cfg["epochs"] = args.epochs
-        print(f"resuming {last} with the settings recorded in it (epochs: {cfg['epochs']})")
-    else:
-        cfg = _run_config(args)
-    backend.manual_seed(cfg["seed"])
-    t0 = time.perf_counter()
-    train_set, val_set, test_set = _datasets(cfg)
-    if "mean" not in cfg:  # colour statistics of the training images
-        from minialex.data.transforms import sample_images
-
-        sample = sample_images(train_set, seed=cfg["seed"])
-        cfg["mean"] = [float(v) for v in sample.mean(axis=(0, 2, 3))]
-        cfg["std"] = [float(v) for v in sample.std(axis=(0, 2, 3)) + 1e-3]
-        eigvals, eigvecs = _pca_stats(sample)
-        cfg["eigvals"], cfg["eigvecs"] = eigvals, eigvecs
-        cfg["num_classes"] = train_set.num_classes
-        cfg["classes"] = list(train_set.classes)
-        cfg["input_shape"] = [3, cfg["image_size"], cfg["image_size"]]
-    data_seconds = time.perf_counter() - t0
-    model = _build(cfg)
-    device = getattr(args, "device", "cpu") or "cpu"
-    if device != "cpu":
-        model.to(device)
-    train_tf, test_tf = _transforms(cfg)
-    from minialex.data import DataLoader
-
-    train_loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, seed=cfg["seed"],
-                              drop_last=True, transform=train_tf, device=device)
-    val_loader = DataLoader(val_set, 200, transform=test_tf, device=device)
-    test_loader = DataLoader(test_set, 200, transform=test_tf, device=device)
-    optimizer, scheduler = _optimizer(model, cfg)
-    chance = 1.0 / cfg["num_classes"]
-    print(f"training {cfg['variant']} ({model.num_parameters():,} parameters) on "
-          f"{cfg['dataset']}: {len(train_set)} train / "
-          + ("" if val_set is test_set else f"{len(val_set)} validation / ")
-          + f"{len(test_set)} test images "
-          f"{tuple(cfg['input_shape'])}, {cfg['num_classes']} classes (chance "
-          f"{_pct(chance)}); data ready in {data_seconds:.1f} s")
-    print(f"settings: epochs {cfg['epochs']}, batch {cfg['batch_size']}, optimizer "
-          f"{cfg['optimizer']} lr {cfg['lr']:g}" +
-          (" momentum 0.9 weight decay 5e-4" if cfg["optimizer"] == "sgd" else "") +
-          f", dropout {cfg['dropout']}, schedule {cfg['schedule']}, augment "
-          f"{cfg['augment']}, seed {cfg['seed']}, device {device}; output in {out}")
-    t1 = time.perf_counter()
-    history = fit(model, train_loader, optimizer, cfg["epochs"], val_loader=val_loader,
-                  scheduler=scheduler, progress=not getattr(args, "no_progress", False),
-                  checkpoint_dir=out, resume=getattr(args, "resume", False), config=cfg,
-                  last_read=last_read)
-    seconds = time.perf_counter() - t1
-    history.save_json(os.path.join(out, "history.json"))
-    history.save_csv(os.path.join(out, "history.csv"))
-    try:
-        fig = history.plot()
-    except ImportError:
-        pass
-    else:
-        fig.savefig(os.path.join(out, "loss_curve.png"), dpi=100)
-        fig.clf()
-    written = [name for name in ("last.npz", "best.npz", "history.json", "history.csv",
-                                 "loss_curve.png") if os.path.isfile(os.path.join(out, name))]
-    final = evaluate(model, test_loader)
-    print(f"done in {seconds:.0f} s: test top-1 accuracy {_pct(final['top1'])} "
-          f"(chance {_pct(chance)}), top-5 {_pct(final['top5'])}, test loss "
-          f"{final['loss']:.3f} ({len(test_set)} test images, last epoch's weights)")
-    print(f"wrote {', '.join(written)} to {out}")
-    return 0
-
-
-def _pca_stats(sample: Any) -> tuple[list[float], list[list[float]]]:
-    from minialex.data.transforms import pca_color_stats
-
-    eigvals, eigvecs = pca_color_stats(sample)
-    return [float(v) for v in eigvals], [[float(v) for v in row] for row in eigvecs]
-
-
-def _optimizer(model: Any, cfg: dict[str, Any]) -> tuple[Any, Any]:
-    from minialex.optim import SGD, Adam, PlateauDivider, StepLR
-
-    if cfg["optimizer"] == "sgd":  # the paper's momentum and weight decay
-        opt: Any = SGD(model.parameters(), lr=cfg["lr"], momentum=0.9, weight_decay=5e-4)
-    else:
-        opt = Adam(model.parameters(), lr=cfg["lr"])
-    schedule = cfg["schedule"]
-    if schedule == "plateau":
-        return opt, PlateauDivider(opt, factor=0.1, patience=1)
-    if schedule == "step":
-        return opt, StepLR(opt, step_size=max(1, cfg["epochs"] // 3), gamma=0.1)
-    return opt, None
-
-
-def cli_evaluate(args: Any) -> int:
-    """`python -m minialex evaluate --checkpoint PATH`: rebuild the model, report metrics."""
-    from minialex.data import DataLoader
-
-    arrays, meta = read_checkpoint(args.checkpoint)
-    cfg = dict(meta.get("config") or {})
-    if "variant" not in cfg:
-        raise ValueError(f"checkpoint {args.checkpoint} records no model configuration; "
-                         "evaluate it from Python with load_checkpoint and evaluate")
-    if getattr(args, "dataset", None) and args.dataset != cfg.get("dataset"):
-        cfg["dataset"] = args.dataset
-        cfg.pop("classes", None)  # the training data's class list says nothing about these
-    if getattr(args, "data_dir", None):
-        cfg["data_dir"] = args.data_dir
-    model = _build(cfg)
-    _restore_checkpoint(os.fspath(args.checkpoint), arrays, meta, model)  # read once, above
-    device = getattr(args, "device", "cpu") or "cpu"
-    if device != "cpu":
-        model.to(device)
-    test_set = _test_dataset(cfg)
-    if test_set.num_classes != cfg["num_classes"]:
-        raise ValueError(f"the checkpoint's model has {cfg['num_classes']} classes, the "
-                         f"{cfg['dataset']} test set {test_set.num_classes}")
-    _, test_tf = _transforms(cfg)
-    loader = DataLoader(test_set, 100, transform=test_tf, device=device)
-    ten = bool(getattr(args, "ten_crop", False))
-    t0 = time.perf_counter()
-    result = evaluate(model, loader, ten_crop=ten, crop_size=cfg["image_size"],
-                      padding=cfg["crop_padding"] if ten else 0)
-    how = (f"10-crop (corners + centre of the image padded by {cfg['crop_padding']}, and "
-           "mirrors)" if ten else "single centre view")
-    print(f"{args.checkpoint}: {cfg['variant']} after epoch {meta['epoch']}, "
-          f"{cfg['dataset']} test set ({result['n']} images), {how}")
-    print(f"loss {result['loss']:.4f}  top-1 {_pct(result['top1'])} (error "
-          f"{_pct(1 - result['top1'])})  top-5 {_pct(result['top5'])}"
-          + ("  [top-5 n/a: 5 classes or fewer]" if result["top5"] is None else "")
-          + f"  ({time.perf_counter() - t0:.1f} s)")
-    return 0
