@@ -11,15 +11,9 @@ import textwrap
 from minialex.cli._args import input_shape
 from minialex.models import AlexNet, alexnet
 from minialex.nn import Linear
-from minialex.summary import (
-    LayerError,
-    Summary,
-    fmt_shape,
-    format_count,
-    size_history,
-    summary_from_trace,
-    trace,
-)
+from minialex.nn.rules import fmt_shape
+from minialex.nn.shapes import LayerError, size_history
+from minialex.summary import Summary, format_count, summary_from_trace, trace
 
 FORMULA = "out = floor((n + 2p - f) / s) + 1     n: input size, f: window, s: stride, p: padding"
 

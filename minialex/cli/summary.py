@@ -7,7 +7,8 @@ import argparse
 
 from minialex.cli._args import input_shape
 from minialex.models import AlexNet, alexnet
-from minialex.summary import LayerError, Trace, summary_from_trace, trace
+from minialex.nn.shapes import LayerError
+from minialex.summary import Trace, summary_from_trace, trace
 
 _MODEL_OPTIONS = ("num_classes", "pool", "ceil_mode", "num_conv", "activation", "lrn",
                   "dropout")

@@ -70,7 +70,8 @@ from minialex import nn
 from minialex.functional._checks import check_positive_int
 from minialex.nn import init
 from minialex.nn.module import Module, Sequential
-from minialex.summary import LayerError, describe, infer_shape
+from minialex.nn.rules import describe
+from minialex.nn.shapes import LayerError, infer_shape
 from minialex.tensor import Tensor
 
 __all__ = ["AlexNet", "VariantSpec", "VARIANTS", "alexnet"]
