@@ -271,7 +271,7 @@ def test_save_and_load_contract(tmp_path):
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
-    import minialex.train as train
+    import minialex.checkpoint as checkpoint
 
     net, opt = _trained(tmp_path)
     path = tmp_path / "last.npz"
@@ -281,7 +281,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     def crash(f, arrays):
         f.write(b"PK\x03\x04 half a zip file")
         raise OSError("disk full (simulated)")
-    monkeypatch.setattr(train, "_write_npz", crash)
+    monkeypatch.setattr(checkpoint, "_write_npz", crash)
     for p in net.parameters():
         p.data += 1.0
     with pytest.raises(OSError, match="simulated"):

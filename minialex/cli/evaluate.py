@@ -7,9 +7,11 @@ import argparse
 import os
 import time
 
+from minialex.checkpoint import read_checkpoint, restore_checkpoint
 from minialex.cli import _runs
 from minialex.cli._args import add_device
-from minialex.train import evaluate, percent_text, read_checkpoint, restore_checkpoint
+from minialex.metrics import percent_text
+from minialex.train import evaluate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

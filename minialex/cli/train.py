@@ -8,9 +8,11 @@ import os
 import time
 
 from minialex import backend
+from minialex.checkpoint import read_checkpoint
 from minialex.cli import _runs
 from minialex.cli._args import add_device, non_negative_int, positive_int
-from minialex.train import evaluate, fit, percent_text, read_checkpoint
+from minialex.metrics import percent_text
+from minialex.train import evaluate, fit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
