@@ -120,8 +120,9 @@ for label, other in (("identical", a.copy()), ("differs by 1e-9", a + 1e-9),
 section("3. Writing an op, with a bug, and catching it")
 say("""
 A minialex op computes its output and defines its backward beside it: backward receives the
-upstream gradient g = dL/d(output) and adds dL/d(input) to the input. Tensor._result wires the
-result into the graph (this is how every op in minialex.functional is written). The sigmoid
+upstream gradient g = dL/d(output) and hands dL/d(input) to input.accumulate_grad;
+Tensor.from_op wires the result into the graph (this is how every op in minialex.functional
+is written). The sigmoid
 s = 1 / (1 + e^-x) has derivative s (1 - s); the buggy version forgets the (1 - s).
 """)
 Tensor = minialex.Tensor
@@ -131,16 +132,16 @@ def my_sigmoid(x: Tensor, buggy: bool = False) -> Tensor:
     s = 1.0 / (1.0 + np.exp(-x.data))
 
     def backward(g: Any) -> None:
-        x._accumulate(g * s if buggy else g * s * (1 - s))
-    return Tensor._result(s, (x,), "my_sigmoid", backward)
+        x.accumulate_grad(g * s if buggy else g * s * (1 - s))
+    return Tensor.from_op(s, (x,), backward, op="my_sigmoid")
 
 
 def my_leaky_relu(x: Tensor, slope: float = 0.1) -> Tensor:
     out = np.where(x.data > 0, x.data, slope * x.data)
 
     def backward(g: Any) -> None:
-        x._accumulate(np.where(x.data > 0, g, g))  # bug: forgot * slope for negative inputs
-    return Tensor._result(out, (x,), "my_leaky_relu", backward)
+        x.accumulate_grad(np.where(x.data > 0, g, g))  # bug: forgot * slope for negative inputs
+    return Tensor.from_op(out, (x,), backward, op="my_leaky_relu")
 
 
 rng = np.random.default_rng(args.seed)

@@ -264,7 +264,7 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
         backend.copy_blocked(gmat, g.transpose(1, 2, 3, 0))
         gmat = gmat.reshape(c_out, oh * row_cols)
         if b is not None and b.requires_grad:
-            b._accumulate(gmat.sum(axis=1), owned=True)
+            b.accumulate_grad(gmat.sum(axis=1), owned=True)
         need_w, need_x = w.requires_grad, x.requires_grad  # images need no dx
         dw = xp.empty((c_out, k_g), dtype=g.dtype) if need_w else None
         dxc = xp.zeros((c_in, h + 2 * ph, wd + 2 * pw, n), dtype=g.dtype) if need_x else None
@@ -286,9 +286,9 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
                 _col2im_add(dxc, dblock.reshape(c_in, kh, kw, len(rows), ow, n), sh, sw,
                             rows.start)
         if need_w:
-            w._accumulate(dw.reshape(w.shape), owned=True)
+            w.accumulate_grad(dw.reshape(w.shape), owned=True)
         if need_x:
-            x._accumulate(_unpad_batch_first(dxc, x.shape, ph, pw), owned=True)
+            x.accumulate_grad(_unpad_batch_first(dxc, x.shape, ph, pw), owned=True)
 
     parents = (x, w) if b is None else (x, w, b)
-    return Tensor._result(out, parents, "conv2d", _backward)
+    return Tensor.from_op(out, parents, _backward, op="conv2d")
