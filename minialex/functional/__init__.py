@@ -1,6 +1,8 @@
 """Stateless ops with forward and backward, one module per layer family (NCHW).
 
-Use as ``import minialex.functional as F``.
+Use as ``import minialex.functional as F``. The convolution comes twice: ``F.conv2d_reference``
+is the textbook method (with the plain ``F.im2col`` and ``F.col2im``) and ``F.conv2d`` computes
+the same numbers faster; a test holds them equal.
 
 Writing your own op: compute the output from the inputs' arrays and define, right beside it, a
 backward closure that turns g = dL/d(output) into each input's gradient and hands it over with
@@ -32,7 +34,7 @@ Then property-test it on many shapes and values drawn by a ``minialex.testing`` 
 """
 
 from minialex.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
-from minialex.functional.conv import conv2d
+from minialex.functional.conv import col2im, conv2d, conv2d_reference, im2col
 from minialex.functional.dropout import dropout
 from minialex.functional.linear import flatten, linear
 from minialex.functional.loss import cross_entropy
@@ -41,6 +43,9 @@ from minialex.functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = [
     "conv2d",
+    "conv2d_reference",
+    "im2col",
+    "col2im",
     "max_pool2d",
     "avg_pool2d",
     "adaptive_avg_pool2d",
