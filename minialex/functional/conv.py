@@ -197,7 +197,7 @@ def _phase_split(xc: Any, sw: int) -> Any:
 
     A window with stride sw reads columns j, j + sw, j + 2*sw, ... of its kernel row: after the
     split these are neighbours, so the copy into im2col's columns moves runs of OW*N numbers
-    instead of runs of N (conv1, stride 4: about 3x faster). For sw == 1 it is only a view.
+    instead of runs of N (lesson 03 times the difference). For sw == 1 it is only a view.
     """
     c, hp, wp, n = xc.shape
     if sw == 1:

@@ -9,6 +9,8 @@ at that offset in every window form one strided slice of the padded input::
 so a pooling layer is a short Python loop over the KH*KW kernel offsets, each step a
 vectorised operation on whole (N, C, OH, OW) arrays: a running maximum, or a running sum.
 Backward walks the same offsets and adds each output gradient onto the slice it came from.
+This is already the plain method (the one col2im uses), so pooling has no separate reference
+version: the tests hold it to loops over every window and to PyTorch.
 
 Krizhevsky et al. (2012) pool with 3x3 windows and stride 2 ("overlapping pooling"), which
 they report lowers top-1 error by 0.4% compared with non-overlapping 2x2/2 windows.
