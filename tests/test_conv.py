@@ -84,17 +84,20 @@ def test_conv_matches_naive_loops(conv, p, bias):
     np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("conv", CONVS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("xp_name", BACKENDS)
-def test_conv_on_backend_matches_naive(xp_name, xp):
+def test_conv_on_backend_matches_naive(xp_name, xp, conv):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 4, 9, 8))
     w = rng.standard_normal((6, 2, 3, 5))
     b = rng.standard_normal(6)
-    out = F.conv2d(Tensor(xp.asarray(x)), Tensor(xp.asarray(w)), Tensor(xp.asarray(b)),
-                   stride=(2, 1), padding=(1, 2), groups=2)
+    tensors = [Tensor(xp.asarray(a), requires_grad=True) for a in (x, w, b)]
+    out = conv(*tensors, stride=(2, 1), padding=(1, 2), groups=2)
     assert backend.get_array_module(out.data) is xp
     expected = conv_forward_naive(x, w, b, (2, 1), (1, 2), 2)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+    out.sum().backward()
+    assert all(backend.get_array_module(t.grad) is xp for t in tensors)
 
 
 def test_conv_hand_computed_example():
