@@ -33,8 +33,8 @@ def scaled_square(x: Tensor, factor: float = 1.0, bad_index=None) -> Tensor:
             grad = grad * factor
         else:
             grad[bad_index] *= factor
-        x._accumulate(grad)
-    return Tensor._result(x.data**2, (x,), "scaled_square", _backward)
+        x.accumulate_grad(grad)
+    return Tensor.from_op(x.data**2, (x,), _backward, op="scaled_square")
 
 
 def leaf(shape, seed=0, low=0.5, high=2.0):
@@ -109,9 +109,9 @@ def test_error_names_the_failing_input():
 
     def half_wrong_mul(s, t):
         def _backward(g):
-            s._accumulate(g * t.data)
-            t._accumulate(g * s.data * 1.1)  # wrong only for the second input
-        return Tensor._result(s.data * t.data, (s, t), "half_wrong_mul", _backward)
+            s.accumulate_grad(g * t.data)
+            t.accumulate_grad(g * s.data * 1.1)  # wrong only for the second input
+        return Tensor.from_op(s.data * t.data, (s, t), _backward, op="half_wrong_mul")
 
     with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2, 2\)\)"):
         gradcheck(half_wrong_mul, [a, b])
@@ -121,7 +121,7 @@ def test_missing_gradient_is_caught():
     x = leaf((2, 3))
 
     def forgets(t):  # forward depends on t, backward never passes a gradient on
-        return Tensor._result(t.data * 2.0, (t,), "forgets", lambda g: None)
+        return Tensor.from_op(t.data * 2.0, (t,), lambda g: None, op="forgets")
 
     with pytest.raises(GradcheckError):
         gradcheck(forgets, [x])
@@ -140,8 +140,8 @@ def broken_square(x: Tensor, value: float, index) -> Tensor:
     def _backward(g):
         grad = 2 * x.data * g
         grad[index] = value
-        x._accumulate(grad)
-    return Tensor._result(x.data**2, (x,), "broken_square", _backward)
+        x.accumulate_grad(grad)
+    return Tensor.from_op(x.data**2, (x,), _backward, op="broken_square")
 
 
 @given(data=st.data())
@@ -163,9 +163,9 @@ def test_non_finite_forward_fails(directional):
 
     def log_with_honest_backward(t):
         def _backward(g):
-            t._accumulate(g / np.abs(t.data))
+            t.accumulate_grad(g / np.abs(t.data))
         with np.errstate(invalid="ignore"):
-            return Tensor._result(np.log(t.data), (t,), "log", _backward)
+            return Tensor.from_op(np.log(t.data), (t,), _backward, op="log")
 
     with pytest.raises(GradcheckError, match="failed"):
         gradcheck(log_with_honest_backward, [x], directional=directional)
@@ -218,9 +218,9 @@ def test_grads_are_left_as_found_when_backward_raises():
 
     def explodes(t):
         def _backward(g):
-            t._accumulate(g)
+            t.accumulate_grad(g)
             raise RuntimeError("bug in backward")
-        return Tensor._result(t.data * 1.0, (t,), "explodes", _backward)
+        return Tensor.from_op(t.data * 1.0, (t,), _backward, op="explodes")
 
     with pytest.raises(RuntimeError, match="bug in backward"):
         gradcheck(explodes, [x])

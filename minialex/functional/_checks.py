@@ -159,8 +159,8 @@ def empty_result(layer: str, shape: tuple[int, ...], parents: tuple[Tensor, ...]
 
     def _backward(g: Any) -> None:
         for p in parents:
-            p._accumulate(xp.zeros_like(p.data), owned=True)
-    return Tensor._result(xp.zeros(shape, dtype=like.dtype), parents, layer, _backward)
+            p.accumulate_grad(xp.zeros_like(p.data), owned=True)
+    return Tensor.from_op(xp.zeros(shape, dtype=like.dtype), parents, _backward, op=layer)
 
 
 def check_same_dtype(layer: str, **tensors: Tensor | None) -> None:
