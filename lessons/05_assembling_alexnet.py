@@ -63,7 +63,7 @@ traced = minialex.trace(paper, (3, 227, 227), print=False)
 by_name = {r.name: r for r in traced}
 for title, names in paper.stages:
     print(f"\n  {title[0].upper() + title[1:]}")
-    for line in traced.lines([by_name[n] for n in names], header=False):
+    for line in traced.lines([by_name[n] for n in names], header=False, width=96):
         print("    " + line)
 print()
 say(f"""

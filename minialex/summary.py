@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import math
 import sys
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from minialex import backend
+from minialex.memory import check_budget
 from minialex.nn.module import Module
 from minialex.nn.rules import Shape, describe, fmt_shape, layer_arithmetic, mult_adds
 from minialex.nn.shapes import (
     LayerError,
     LayerRecord,
     count_params,
+    infer_records,
     infer_shape,
     layer_error,
     layer_record,
@@ -101,31 +104,49 @@ class Trace:
         """(layer, note) for every flagged non-integer division."""
         return [(r.name, n) for r in self.records for n in r.notes]
 
-    def lines(self, records: Sequence[LayerRecord] | None = None, header: bool = True) -> list[str]:
-        """Aligned text lines, one per layer (plus "!" lines under flagged layers)."""
+    def lines(self, records: Sequence[LayerRecord] | None = None, header: bool = True,
+              width: int = 100) -> list[str]:
+        """Aligned text lines of at most ``width`` columns: per layer its name, description,
+        arithmetic, output shape, parameters and mult-adds; when that is wider than ``width``,
+        two lines per layer (name, description, counts; then the arithmetic and the shape it
+        gives), and a "!" line under each flagged division."""
         records = self.records if records is None else records
         all_records = self.records or records
         wn = max([len(r.name) for r in all_records] + [5])
         wd = max([len(r.description) for r in all_records] + [1])
         wa = max([len(r.arithmetic) for r in all_records] + [1])
         ws = max([len(fmt_shape(r.output_shape)) for r in all_records] + [1])
+        wc = max([len(_counts(r)) for r in all_records] + [0])
+        one_line = wn + 2 + wd + 2 + wa + 5 + ws + 2 + wc <= width
+        pad = " " * (wn + 2)
         out = [f"{'input':<{wn}}  {fmt_shape(self.input_shape)}"] if header else []
         for r in records:
-            line = (f"{r.name:<{wn}}  {r.description:<{wd}}  {r.arithmetic:<{wa}}  -> "
-                    f"{fmt_shape(r.output_shape):<{ws}}")
-            if r.params or r.mult_adds:
-                line += f"  {_int(r.params):>10} params" if r.params else f"  {'':>17}"
-            if r.mult_adds:
-                line += f"  {format_count(r.mult_adds):>6} MACs"
+            shape = fmt_shape(r.output_shape)
+            if one_line:
+                line = (f"{r.name:<{wn}}  {r.description:<{wd}}  {r.arithmetic:<{wa}}  -> "
+                        f"{shape:<{ws}}  {_counts(r)}")
+            else:
+                out.append(f"{r.name:<{wn}}  {r.description:<{wd}}  {_counts(r)}".rstrip())
+                line = f"{pad}  {r.arithmetic:<{wa}}  -> {shape}"
             out.append(line.rstrip())
-            out.extend(f"{'':<{wn}}  ! {note}" for note in r.notes)
+            for note in r.notes:
+                out.extend(textwrap.wrap(f"! {note}", width, initial_indent=pad,
+                                         subsequent_indent=pad + "  "))
         return out
 
     def __str__(self) -> str:
         text = self.lines()
         if self.error:
-            text.append(f"error: {self.error}")
+            text.extend(textwrap.wrap(f"error: {self.error}", 100, subsequent_indent="  "))
         return "\n".join(text)
+
+
+def _counts(r: LayerRecord) -> str:
+    """"   34,944 params  105.4M MACs" (aligned), "" for a layer with neither."""
+    if not (r.params or r.mult_adds):
+        return ""
+    text = f"{_int(r.params):>10} params" if r.params else f"{'':>17}"
+    return text + (f"  {format_count(r.mult_adds):>6} MACs" if r.mult_adds else "")
 
 
 def _probe_input(model: Module, input_shape: Shape) -> Tensor:
@@ -161,6 +182,7 @@ def trace(model: Module, input_shape: Sequence[int], print: bool = True,
     layers = leaves(model)
     if not layers:
         raise ValueError(f"trace: {type(model).__name__} has no layers")
+    _check_trace_memory(model, shape)
 
     def wrap(name: str, module: Module, forward: Callable[..., Any]) -> Callable[..., Any]:
         def traced(x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -211,6 +233,23 @@ def trace(model: Module, input_shape: Sequence[int], print: bool = True,
     if print:
         _emit(str(result), file)
     return result
+
+
+def _check_trace_memory(model: Module, shape: Shape) -> None:
+    """Refuse before running when the formula says one image's activations do not fit.
+
+    Counted twice: each layer's output, and its workspace (im2col columns and the like).
+    A model the formula cannot follow (a layer without a rule, or one that does not fit,
+    which the traced run then reports by name) is not estimated.
+    """
+    try:
+        outputs = infer_records(model, shape)
+    except (LookupError, ValueError):
+        return
+    itemsize = _itemsize(model)
+    elements = math.prod(shape) + sum(math.prod(r.output_shape) for r in outputs)
+    check_budget(f"trace of {_model_name(model)} at input {shape}",
+                 2 * elements * itemsize)
 
 
 def _emit(text: str, file: Any = None) -> None:
@@ -272,7 +311,8 @@ class Summary:
         t = self.totals
         wl = max([len(f"{r.name} ({r.type})") for r in self.rows] + [len("Layer (type)")])
         ws = max([len(fmt_shape(r.output_shape)) for r in self.rows] + [len("Output Shape")])
-        wp = max(len(_int(t.total_params)), len("Param #"))
+        wp = max(len(_int(t.total_params)), len("Param #"),
+                 len("(shared)") if len({r.name for r in self.rows}) < len(self.rows) else 0)
         wm = max(len(_int(t.mult_adds_bias)), len("Mult-Adds"))
         wb = max(wm, len("+bias adds"))
         width = wl + ws + wp + wm + wb + 8
@@ -283,8 +323,11 @@ class Summary:
 
         lines = [f"Model: {self.model_name}, input {fmt_shape(self.input_shape)}", thick,
                  row("Layer (type)", "Output Shape", "Param #", "Mult-Adds", "+bias adds"), thick]
+        seen: set[str] = set()  # a layer called twice holds its parameters once
         for r in self.rows:
-            lines.append(row(f"{r.name} ({r.type})", fmt_shape(r.output_shape), _int(r.params),
+            params = "(shared)" if r.name in seen and r.params else _int(r.params)
+            seen.add(r.name)
+            lines.append(row(f"{r.name} ({r.type})", fmt_shape(r.output_shape), params,
                              _int(r.mult_adds) if r.mult_adds else "--",
                              _int(r.mult_adds_bias) if r.mult_adds_bias else "--"))
         lines += [thick,
@@ -315,6 +358,7 @@ class Summary:
 def summary_from_trace(model: Module, traced: Trace) -> Summary:
     """Tabulate a Trace already run on ``model`` (saves a second forward pass)."""
     rows = traced.records
+    once = list({r.name: r for r in reversed(rows)}.values())  # a layer called twice: once
     trainable, frozen = count_params(model)
     itemsize = _itemsize(model)
     counted = list(model.parameters()) + list(stat_buffers(model))
@@ -327,8 +371,8 @@ def summary_from_trace(model: Module, traced: Trace) -> Summary:
         input_mb=math.prod(traced.input_shape) * itemsize / 1e6,
         activation_mb=sum(math.prod(r.output_shape) for r in rows) * itemsize / 1e6,
         param_mb=sum(t.size * t.data.dtype.itemsize for t in counted) / 1e6,
-        conv_params=sum(r.params for r in rows if r.kind == "conv"),
-        fc_params=sum(r.params for r in rows if r.kind == "fc"),
+        conv_params=sum(r.params for r in once if r.kind == "conv"),
+        fc_params=sum(r.params for r in once if r.kind == "fc"),
         conv_mult_adds=sum(r.mult_adds for r in rows if r.kind == "conv"),
         fc_mult_adds=sum(r.mult_adds for r in rows if r.kind == "fc"),
     )

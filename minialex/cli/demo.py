@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     for title, names in model.stages:
         records = [by_name[n] for n in names if n in by_name]
         out += ["", title[0].upper() + title[1:]]
-        out += ["  " + line for line in traced.lines(records, header=False)]
+        out += ["  " + line for line in traced.lines(records, header=False, width=98)]
     out += ["", f"Output: {fmt_shape(traced.output_shape)}, one score per class "
                 "(softmax turns them into probabilities)"]
     if shape == (3, 227, 227):

@@ -22,6 +22,7 @@ from typing import Any
 
 from minialex import backend
 from minialex.data.dataset import ArrayDataset
+from minialex.memory import check_budget
 
 np = backend.np
 
@@ -212,6 +213,8 @@ def generate_shapes(n: int, image_size: int = 32, seed: int = 0, split: str = "t
         raise ValueError(f"shapes: n must be >= 0, got {n}")
     if not 0.0 <= clutter <= 2.0:
         raise ValueError(f"shapes: clutter must be in [0, 2], got {clutter}")
+    check_budget(f"shapes: {n:,} images of 3x{image_size}x{image_size} (float32)",
+                 n * 3 * image_size * image_size * 4)
     images = np.empty((n, 3, image_size, image_size), dtype=np.float32)
     labels = np.empty(n, dtype=np.int64)
     # Blocks of _BLOCK images, each from its own random stream: image i is the same whatever n

@@ -68,6 +68,7 @@ from typing import Any
 
 from minialex import nn
 from minialex.functional._checks import check_positive_int
+from minialex.memory import check_budget
 from minialex.nn import init
 from minialex.nn.module import Module, Sequential
 from minialex.nn.rules import describe
@@ -191,7 +192,8 @@ def _choice(option: str, value: Any, valid: tuple[Any, ...]) -> Any:
 
 def _parse_pool(spec: str) -> tuple[int, int]:
     match = _POOL_SPEC.match(str(spec).replace(" ", ""))
-    if not match or match.group(1) != match.group(2) or int(match.group(3)) < 1:
+    if not match or match.group(1) != match.group(2) or int(match.group(3)) < 1 \
+            or int(match.group(1)) < 1:
         raise ValueError(f"alexnet: pool must look like '3x3/2' or '2x2/2' (square window / "
                          f"stride); got {spec!r}")
     return int(match.group(1)), int(match.group(3))
@@ -308,6 +310,13 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
     features = infer_shape(Sequential(layers), shape)  # raises LayerError naming the layer
     stages.append((f"feature maps to one vector of {features[0]:,} values", [n for n, _ in head]))
 
+    # fc6's size follows from the input and pool options: 1x1/1 pooling on paper makes it
+    # 774,400 x 4,096. Check before allocating (twice: initialisation draws a temporary).
+    sizes = list(zip([features[0], *hiddens], [*hiddens, num_classes], strict=True))
+    weights = sum(a * b + (b if fc_bias else 0) for a, b in sizes)
+    check_budget(f"alexnet({variant!r}) at input {shape}: the fully connected layers "
+                 f"({' -> '.join(f'{a:,}' for a, _ in sizes)} -> {num_classes:,} units, "
+                 f"{weights:,} weights)", 2 * 4 * weights)
     n_in = features[0]
     for j, hidden in enumerate(hiddens, start=6):
         drop = [(f"drop{j}", nn.Dropout(p_drop))] if p_drop > 0 else []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minialex.functional._checks import check_bool, pair
+from minialex.functional._checks import check_bool, check_window
 from minialex.functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minialex.nn.module import Module
 from minialex.tensor import Tensor
@@ -25,9 +25,8 @@ class _Pool2d(Module):
                  stride: int | tuple[int, int] | None = None,
                  padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> None:
         super().__init__()
-        self.kernel_size = pair(kernel_size, f"{self._name} kernel_size")
-        self.stride = self.kernel_size if stride is None else pair(stride, f"{self._name} stride")
-        self.padding = pair(padding, f"{self._name} padding")
+        self.kernel_size, self.stride, self.padding = check_window(
+            self._name, kernel_size, stride, padding, half_kernel_padding=True)
         self.ceil_mode = check_bool(self._name, "ceil_mode", ceil_mode)
 
     def extra_repr(self) -> str:

@@ -17,7 +17,7 @@ from minialex.nn.module import Module
 from minialex.nn.rules import Shape, describe, fmt_shape, layer_arithmetic, layer_kind, mult_adds
 from minialex.tensor import Tensor
 
-__all__ = ["LayerError", "LayerRecord", "infer_shape", "layer_record", "leaves",
+__all__ = ["LayerError", "LayerRecord", "infer_shape", "infer_records", "layer_record", "leaves",
            "count_params", "stat_buffers", "size_history", "layer_error", "fmt_shape"]
 
 
@@ -115,12 +115,11 @@ def layer_error(name: str, module: Module, in_shape: Shape, reason: Any,
                       name, records)
 
 
-def infer_shape(model: Module, input_shape: Shape) -> Shape:
-    """Output shape of a chain of layers (a Sequential) from the arithmetic alone, no data.
-
-    Used to size fc6 from whatever the convolutions produce. Raises LayerError naming the
-    first layer that cannot take its input.
-    """
+def infer_records(model: Module, input_shape: Shape) -> list[LayerRecord]:
+    """The LayerRecord of every leaf of a chain of layers (a Sequential) for one sample of
+    ``input_shape``, from the arithmetic alone: no data, nothing allocated. Raises LayerError
+    naming the first layer that cannot take its input, LookupError for a layer type without
+    a rule."""
     shape = tuple(int(v) for v in input_shape)
     records: list[LayerRecord] = []
     for name, module in leaves(model):
@@ -129,4 +128,14 @@ def infer_shape(model: Module, input_shape: Shape) -> Shape:
         except ValueError as exc:
             raise layer_error(name, module, shape, exc, tuple(input_shape), records) from None
         shape = records[-1].output_shape
-    return shape
+    return records
+
+
+def infer_shape(model: Module, input_shape: Shape) -> Shape:
+    """Output shape of a chain of layers (a Sequential) from the arithmetic alone, no data.
+
+    Used to size fc6 from whatever the convolutions produce. Raises LayerError naming the
+    first layer that cannot take its input.
+    """
+    records = infer_records(model, input_shape)
+    return records[-1].output_shape if records else tuple(int(v) for v in input_shape)
