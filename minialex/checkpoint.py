@@ -8,6 +8,12 @@ them into a model, optimiser and scheduler after checking every name and shape f
 ``load_checkpoint`` is the two in one. With the random state restored, a resumed run continues
 with exactly the losses an uninterrupted one would have had (on the CPU).
 ``save(model, optimizer, path)`` / ``load(model, optimizer, path)`` are the short forms.
+
+Reading is bounded and strict: the archive's headers are read first (``minialex.npzfile``), the
+declared shapes are compared with the model's (when given) and their total with the memory
+budget before any array is decompressed; the sha256 covers the arrays and the metadata
+(configuration, epoch, history, random and optimiser state), whose types and ranges are checked
+too. Every problem is a ``CheckpointError`` naming the file, raised before anything is changed.
 """
 
 from __future__ import annotations
@@ -15,35 +21,48 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from minialex import backend
 from minialex.atomic import atomic_file
+from minialex.checkpoint_checks import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    CheckpointError,
+    MissingCheckpointError,
+    check_declared,
+    check_meta,
+    same_kind,
+)
+from minialex.memory import MemoryBudgetError, check_budget
 from minialex.metrics import History
+from minialex.npzfile import NpzError, list_arrays, read_array
 
-__all__ = ["Checkpoint", "save_checkpoint", "read_checkpoint", "restore_checkpoint",
+__all__ = ["Checkpoint", "CheckpointError", "MissingCheckpointError", "checkpoint_bytes",
+           "save_checkpoint", "read_checkpoint", "read_checkpoint_meta", "restore_checkpoint",
            "load_checkpoint", "save", "load", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
 
 np = backend.np
 
-CHECKPOINT_FORMAT = "minialex-checkpoint"
-CHECKPOINT_VERSION = 1
+_META_LIMIT = 64 << 20  # bytes of JSON metadata (a long run's history is a few MB)
 
 
 def _write_npz(f: Any, arrays: dict[str, Any]) -> None:
     np.savez(f, **arrays)
 
 
-def _digest(arrays: dict[str, Any]) -> str:
-    """sha256 over names, dtypes, shapes and bytes: detects corruption anywhere in the file."""
+def _digest(arrays: dict[str, Any], meta: dict[str, Any] | None = None) -> str:
+    """sha256 over names, dtypes, shapes and bytes, then (format 2) the metadata as canonical
+    JSON without its "sha256" entry: detects corruption anywhere in the file."""
     h = hashlib.sha256()
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         h.update(a.tobytes())
+    if meta is not None:
+        rest = {k: v for k, v in meta.items() if k != "sha256"}
+        h.update(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode())
     return h.hexdigest()
 
 
@@ -85,10 +104,21 @@ def save_checkpoint(path: str, model: Any, optimizer: Any = None, scheduler: Any
                              "param_groups": state["param_groups"], "scalars": scalars}
     if scheduler is not None:
         meta["scheduler"] = {"type": type(scheduler).__name__, "state": scheduler.state_dict()}
-    meta["sha256"] = _digest(arrays)
+    meta = json.loads(json.dumps(meta))  # what a reader will see (tuples become lists)
+    meta["sha256"] = _digest(arrays, meta)
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_file(path, "wb") as f:
         _write_npz(f, arrays)
+
+
+def checkpoint_bytes(model: Any, optimizer: Any = None) -> int:
+    """About how many bytes ``save_checkpoint(path, model, optimizer)`` writes: the weights and
+    buffers, plus per parameter the optimiser's buffers (``buffers_per_param``: 2 for Adam's
+    two moments, taken as 2 for an optimiser that does not say), plus 1 MB of metadata."""
+    weights = sum(t.size * t.dtype.itemsize for t in model.parameters())
+    buffers = sum(t.size * t.dtype.itemsize for t in model.buffers())
+    per_param = getattr(optimizer, "buffers_per_param", 2) if optimizer is not None else 0
+    return weights * (1 + per_param) + buffers + (1 << 20)
 
 
 class _Snapshot:
@@ -131,44 +161,69 @@ class Checkpoint:
     meta: dict[str, Any]
 
 
-def read_checkpoint(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(arrays, meta) of a checkpoint file, verified; ValueError naming the file otherwise."""
+def read_checkpoint(path: str, model: Any = None, optimizer: Any = None,
+                    max_bytes: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(arrays, meta) of a checkpoint file, verified; CheckpointError naming the file otherwise.
+
+    Headers come first: with ``model`` (and ``optimizer``) every array's declared name and
+    shape must be one the model (the optimiser's parameters) has, and the total must fit
+    ``max_bytes`` (default: ``minialex.memory.budget()``), all before any data is read. The
+    metadata's structure, types and ranges are checked, then the sha256 over everything.
+    """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ValueError(f"checkpoint {path} is a directory; give the .npz file in it "
-                         f"(such as {os.path.join(path, 'last.npz')})")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    if not zipfile.is_zipfile(path):
-        # checked first: np.load would try the file as a pickle and suggest allow_pickle=True
-        raise ValueError(f"checkpoint {path} is not an .npz archive (truncated, corrupt or "
-                         "another kind of file)")
+    infos, meta = _open(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):  # an object array: pickled Python objects
-            raise ValueError(f"checkpoint {path} holds pickled Python objects, which a "
-                             "minialex checkpoint never does; refusing to load it") from None
-        raise ValueError(f"checkpoint {path} is truncated or corrupt ({exc})") from None
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError) as exc:
-        raise ValueError(f"checkpoint {path} is truncated or corrupt "
-                         f"({type(exc).__name__}: {exc})") from None
-    if "meta" not in arrays:
-        raise ValueError(f"checkpoint {path} is not a minialex checkpoint (no 'meta' entry)")
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except ValueError as exc:
-        raise ValueError(f"checkpoint {path} has corrupt metadata: {exc}") from None
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"checkpoint {path} is not a minialex checkpoint")
-    if meta.get("version", 0) > CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint {path} has format version {meta['version']}; this "
-                         f"minialex reads up to {CHECKPOINT_VERSION}")
-    if meta.get("sha256") != _digest(arrays):
-        raise ValueError(f"checkpoint {path} is corrupt: its arrays do not match the checksum "
-                         "stored when it was written")
+        check_declared(path, infos, model, optimizer)
+        check_budget(f"checkpoint {path}", sum(i.nbytes for i in infos.values()), max_bytes)
+        arrays = {name: read_array(path, info) for name, info in infos.items()}
+    except NpzError as exc:
+        raise CheckpointError(f"checkpoint {exc}") from None
+    except MemoryBudgetError as exc:
+        raise CheckpointError(str(exc)) from None
+    stamped = meta if meta["version"] >= 2 else None
+    if meta["sha256"] != _digest(arrays, stamped):
+        raise CheckpointError(f"checkpoint {path} is corrupt: its contents do not match the "
+                              "checksum stored when it was written")
     return arrays, meta
+
+
+def read_checkpoint_meta(path: str) -> dict[str, Any]:
+    """The metadata of a checkpoint (configuration, epoch, history...), its structure and
+    types checked, without reading any array: to build the model that ``read_checkpoint``
+    then compares the arrays' declared shapes with. The checksum is verified by
+    ``read_checkpoint``, which needs the arrays too."""
+    return _open(os.fspath(path))[1]
+
+
+def _open(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header of every array but 'meta', checked metadata) of the archive at ``path``."""
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path} is a directory; give the .npz file in it "
+                              f"(such as {os.path.join(path, 'last.npz')})")
+    if not os.path.isfile(path):
+        raise MissingCheckpointError(f"checkpoint {path} does not exist")
+    try:
+        infos = list_arrays(path)
+        if "meta" not in infos:
+            raise CheckpointError(f"checkpoint {path} is not a minialex checkpoint (no "
+                                  "'meta' entry)")
+        meta_info = infos.pop("meta")
+        if meta_info.dtype.kind != "U" or meta_info.shape != () \
+                or meta_info.nbytes > _META_LIMIT:
+            raise CheckpointError(f"checkpoint {path} has a 'meta' entry of {meta_info.dtype} "
+                                  f"{meta_info.shape}, not one JSON text of at most "
+                                  f"{_META_LIMIT >> 20} MiB")
+        for name, info in infos.items():
+            if info.dtype.kind == "U":
+                raise CheckpointError(f"checkpoint {path}: array {name!r} holds text")
+        try:
+            meta = json.loads(str(read_array(path, meta_info)))
+        except ValueError as exc:
+            raise CheckpointError(f"checkpoint {path} has corrupt metadata: {exc}") from None
+    except NpzError as exc:
+        raise CheckpointError(f"checkpoint {exc}") from None
+    check_meta(path, meta)
+    return infos, meta
 
 
 def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, scheduler: Any = None,
@@ -197,6 +252,12 @@ def restore_checkpoint(path: str, arrays: dict[str, Any], meta: dict[str, Any],
     opt_state = (_optimizer_state(path, arrays, meta, optimizer)
                  if optimizer is not None else None)
     sched_state = _scheduler_state(path, meta, scheduler) if scheduler is not None else None
+    if restore_rng and "rng" not in meta:
+        raise CheckpointError(f"checkpoint {path} holds no random state")
+    # everything the result needs, before anything changes
+    history = History.from_dict(meta["history"]) if meta.get("history") else None
+    result = Checkpoint(path, meta["epoch"], meta.get("config", {}), meta.get("extra", {}),
+                        history, meta)
     undo = _Snapshot(model, optimizer, scheduler, restore_rng)
     try:
         if model is not None:
@@ -210,9 +271,7 @@ def restore_checkpoint(path: str, arrays: dict[str, Any], meta: dict[str, Any],
     except BaseException:
         undo.restore()
         raise
-    history = History.from_dict(meta["history"]) if meta.get("history") else None
-    return Checkpoint(path, int(meta["epoch"]), meta.get("config", {}), meta.get("extra", {}),
-                      history, meta)
+    return result
 
 
 def _model_weights(path: str, arrays: dict[str, Any], model: Any) -> dict[str, Any]:
@@ -226,10 +285,22 @@ def _model_weights(path: str, arrays: dict[str, Any], model: Any) -> dict[str, A
     wrong = [f"{k}: model {own[k]}, checkpoint {tuple(saved[k].shape)}"
              for k in own if k in saved and own[k] != tuple(saved[k].shape)]
     if missing or unexpected or wrong:
-        raise ValueError(f"checkpoint {path} does not fit {type(model).__name__}: "
-                         f"missing {missing}, unexpected {unexpected}, shape mismatches "
-                         f"{wrong}")
+        raise CheckpointError(f"checkpoint {path} does not fit {type(model).__name__}: "
+                              f"missing {missing}, unexpected {unexpected}, shape mismatches "
+                              f"{wrong}")
+    own_dtypes = {name: t.dtype for name, t in model.named_parameters()}
+    own_dtypes.update((name, t.dtype) for name, t in model.named_buffers())
+    kinds = [f"{k}: model {own_dtypes[k]}, checkpoint {saved[k].dtype}" for k in own
+             if _kind(saved[k].dtype) != _kind(own_dtypes[k])]
+    if kinds:  # load_state_dict would refuse these after the checks: say so now
+        raise CheckpointError(f"checkpoint {path} does not fit {type(model).__name__}: "
+                              f"dtype kinds differ ({', '.join(kinds)})")
     return saved
+
+
+def _kind(dtype: Any) -> str:
+    kind = np.dtype(dtype).kind
+    return {"u": "i"}.get(kind, kind)
 
 
 def _optimizer_state(path: str, arrays: dict[str, Any], meta: dict[str, Any],
@@ -237,10 +308,10 @@ def _optimizer_state(path: str, arrays: dict[str, Any], meta: dict[str, Any],
     """The saved optimiser state (arrays and scalars put back together), checked to fit."""
     info = meta.get("optimizer")
     if info is None:
-        raise ValueError(f"checkpoint {path} holds no optimiser state")
+        raise CheckpointError(f"checkpoint {path} holds no optimiser state")
     if info["type"] != type(optimizer).__name__:
-        raise ValueError(f"checkpoint {path} holds {info['type']} state, not "
-                         f"{type(optimizer).__name__}")
+        raise CheckpointError(f"checkpoint {path} holds {info['type']} state, not "
+                              f"{type(optimizer).__name__}")
     state: dict[int, dict[str, Any]] = {}
     for key, value in arrays.items():
         if key.startswith("optimizer/"):
@@ -251,8 +322,9 @@ def _optimizer_state(path: str, arrays: dict[str, Any], meta: dict[str, Any],
     opt_state = {"param_groups": info["param_groups"], "state": state}
     try:
         optimizer.check_state_dict(opt_state)
-    except (ValueError, KeyError) as exc:
-        raise ValueError(f"checkpoint {path}: optimiser state does not fit: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: optimiser state does not fit: "
+                              f"{exc}") from None
     return opt_state
 
 
@@ -260,14 +332,20 @@ def _scheduler_state(path: str, meta: dict[str, Any], scheduler: Any) -> dict[st
     """The saved scheduler state, checked to be of ``scheduler``'s type and to fit it."""
     info = meta.get("scheduler")
     if info is None:
-        raise ValueError(f"checkpoint {path} holds no scheduler state")
+        raise CheckpointError(f"checkpoint {path} holds no scheduler state")
     if info.get("type") != type(scheduler).__name__:
-        raise ValueError(f"checkpoint {path} holds {info.get('type')} state, not "
-                         f"{type(scheduler).__name__}")
+        raise CheckpointError(f"checkpoint {path} holds {info.get('type')} state, not "
+                              f"{type(scheduler).__name__}")
     try:
         scheduler.check_state_dict(info["state"])
-    except (ValueError, KeyError) as exc:
-        raise ValueError(f"checkpoint {path}: scheduler state does not fit: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: scheduler state does not fit: "
+                              f"{exc}") from None
+    for key, value in info["state"].items():  # each value of the kind the scheduler holds
+        if not same_kind(value, getattr(scheduler, key)):
+            raise CheckpointError(f"checkpoint {path}: scheduler {key} is {value!r}, the "
+                                  f"{type(scheduler).__name__} holds "
+                                  f"{type(getattr(scheduler, key)).__name__}")
     return info["state"]
 
 

@@ -193,6 +193,8 @@ class SGD(Optimizer):
     ``torch.optim.SGD`` (same arguments) exactly while lr is constant; see the module docstring.
     """
 
+    buffers_per_param = 1  # the velocity (checkpoint size estimates)
+
     def __init__(self, params: ParamsT, lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         if not 0.0 <= momentum < 1.0:
@@ -223,6 +225,8 @@ class Adam(Optimizer):
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     w <- w - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
     """
+
+    buffers_per_param = 2  # m and v (checkpoint size estimates)
 
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from minialex import backend
-from minialex.atomic import atomic_file
+from minialex.atomic import atomic_file, check_output_folder
 from minialex.checkpoint import (
     Checkpoint,
+    checkpoint_bytes,
     load,
     load_checkpoint,
     read_checkpoint,
@@ -39,7 +40,7 @@ from minialex.metrics import (
 )
 from minialex.tensor import Tensor, no_grad
 
-__all__ = ["fit", "evaluate", "predict_ten_crop", "History",
+__all__ = ["fit", "evaluate", "predict_ten_crop", "training_bytes", "History",
            # from minialex.checkpoint and minialex.metrics
            "Checkpoint", "save_checkpoint", "load_checkpoint", "read_checkpoint",
            "restore_checkpoint", "save", "load", "topk_accuracy", "topk_correct", "percent_text"]
@@ -55,6 +56,27 @@ def _no_batches(what: str, loader: Any) -> str:
             text += ", incomplete batches dropped"
         text += "): use more images or a smaller batch size"
     return text
+
+
+def training_bytes(model: Any, input_shape: tuple[int, ...], batch_size: int,
+                   optimizer: Any = None) -> int:
+    """About how many bytes training ``model`` on batches of ``batch_size`` images of
+    ``input_shape`` (C, H, W) needs, from the shapes alone: the weights, their gradients and
+    the optimiser's buffers (``buffers_per_param``, 2 when it does not say), plus per image
+    three times every layer's output (kept for backward, its gradient, and workspace such as
+    im2col columns). A model the shape rules cannot follow counts its weights only."""
+    from minialex.nn.shapes import infer_records
+
+    params = list(model.parameters())
+    weights = sum(p.size * p.dtype.itemsize for p in params)
+    per_param = getattr(optimizer, "buffers_per_param", 2) if optimizer is not None else 0
+    itemsize = params[0].dtype.itemsize if params else 4
+    try:
+        outputs = infer_records(model, input_shape)
+    except (LookupError, ValueError):
+        outputs = []
+    elements = math.prod(input_shape) + sum(math.prod(r.output_shape) for r in outputs)
+    return weights * (2 + per_param) + 3 * batch_size * elements * itemsize
 
 
 def predict_ten_crop(model: Any, images: Tensor, size: int, padding: int = 0) -> Any:
@@ -188,8 +210,13 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
     start = 0
     best = -1.0
     last_path = os.path.join(checkpoint_dir, "last.npz") if checkpoint_dir else None
+    if checkpoint_dir:  # before epoch 1, not after it: a folder the checkpoints cannot go to
+        # last.npz and best.npz, each while its previous version still exists
+        check_output_folder(checkpoint_dir, ("last.npz", "best.npz"),
+                            2 * checkpoint_bytes(model, optimizer))
     if resume and last_path and (last_read is not None or os.path.exists(last_path)):
-        arrays, meta = last_read if last_read is not None else read_checkpoint(last_path)
+        arrays, meta = (last_read if last_read is not None
+                        else read_checkpoint(last_path, model, optimizer))
         ckpt = restore_checkpoint(last_path, arrays, meta, model, optimizer, scheduler,
                                    restore_rng=True)
         start = ckpt.epoch
