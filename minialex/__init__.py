@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from minialex import backend
+try:
+    from minialex import backend
+except Exception as _exc:  # BackendError: MINIALEX_BACKEND names a backend that cannot run
+    # `python -m minialex` imports this package before the CLI can catch anything; while it
+    # does, sys.argv[0] is "-m". There the error is one line, as every CLI error is.
+    if type(_exc).__name__ != "BackendError" or sys.argv[:1] != ["-m"]:
+        raise
+    print(f"minialex: error: {_exc}", file=sys.stderr)
+    raise SystemExit(2) from None
 from minialex.gradcheck import GradcheckError, gradcheck, numerical_gradient, rel_error
 
 # Imported eagerly: ``minialex.summary`` is a submodule AND a function, and a lazily loaded

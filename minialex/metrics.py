@@ -41,6 +41,11 @@ def true_class_ranks(scores: Any, labels: Any) -> tuple[Any, int]:
     if s.ndim != 2 or s.shape[0] != y.shape[0]:
         raise ValueError(f"topk: expected scores (N, classes) and labels (N,), got "
                          f"{s.shape} and {y.shape}")
+    if y.size and not (0 <= int(y.min()) and int(y.max()) < s.shape[1]):
+        # label -1 (an unlabelled image) would otherwise index the last class
+        bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+        raise ValueError(f"topk: label {bad} is not a class index 0..{s.shape[1] - 1} "
+                         f"(unlabelled images, label -1, cannot be scored)")
     # rank of the true class = number of classes scoring strictly higher (plus ties before it)
     true = s[np.arange(len(y)), y][:, None]
     higher = (s > true).sum(axis=1) + ((s == true) & (np.arange(s.shape[1]) < y[:, None])).sum(1)

@@ -238,12 +238,14 @@ def trace(model: Module, input_shape: Sequence[int], print: bool = True,
 def _check_trace_memory(model: Module, shape: Shape) -> None:
     """Refuse before running when the formula says one image's activations do not fit.
 
-    Counted twice: each layer's output, and its workspace (im2col columns and the like).
-    A model the formula cannot follow (a layer without a rule, or one that does not fit,
-    which the traced run then reports by name) is not estimated.
+    Counted twice: each layer's output, and its workspace (im2col columns and the like), up
+    to a layer that does not fit (the traced run then reports it by name). A model with a
+    layer the shape rules do not know is not estimated.
     """
     try:
         outputs = infer_records(model, shape)
+    except LayerError as exc:  # the layers before the one that refuses still run
+        outputs = exc.records
     except (LookupError, ValueError):
         return
     itemsize = _itemsize(model)

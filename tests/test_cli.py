@@ -40,9 +40,19 @@ def test_main_demo_assembles_the_paper_network(capsys):
     ("4", "a batch of N images with 4 channels (N, 4, 67, 67)"),
 ])
 def test_demo_calls_only_three_channels_rgb(capsys, channels, words):
-    code, out, _ = run(capsys, "--input", f"{channels},67,67")  # 67: the smallest that fits
-    assert code == 0
+    # --input traces the paper's own network (built for 3 channels): conv1 refuses
+    code, out, err = run(capsys, "--input", f"{channels},67,67")
+    assert code == 2 and "conv1" in err
     assert words in out and "RGB" not in out
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["summary"]])
+def test_input_means_the_same_network_at_that_input_everywhere(capsys, command):
+    # one meaning for --input: the variant as defined, traced there; at 224 fc6 refuses
+    code, out, err = run(capsys, *command, "--input", "3,224,224")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"minialex {(command or ['demo'])[0]}: error: fc6")
+    assert "cannot take input (N, 6400)" in err and "49,430,888" not in out
 
 
 def test_summary_of_keras_bn_reproduces_the_published_totals(capsys):
@@ -96,13 +106,27 @@ def test_gpu_without_cupy_is_one_line_and_exit_2(capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_out_of_memory_is_one_line_and_exit_2(capsys):
-    # 1 PiB of input: more than any machine's address space, so the allocation always fails.
+def test_too_large_an_input_is_refused_before_allocating(capsys):
+    # 1 PiB of input: more than any machine has; the shapes say so before anything runs
     code, _, err = run(capsys, "summary", "--input", "3,10000000,10000000")
     assert code == 2
-    assert err.startswith("minialex summary: error: out of memory")
-    assert "PiB" in err and "--input" in err
+    assert err.startswith("minialex summary: error: trace of AlexNet (paper) at input "
+                          "(3, 10000000, 10000000) would need")
+    assert "PiB" in err and "above the limit" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_out_of_memory_says_what_was_being_allocated(capsys, monkeypatch, tmp_path):
+    from minialex.cli import _runs
+
+    def no_memory(cfg):
+        raise MemoryError("Unable to allocate 9.1 GiB for an array with shape (4096, 600000)")
+    monkeypatch.setattr(_runs, "build_model", no_memory)
+    code, _, err = run(capsys, "train", "--train-size", "8", "--test-size", "8", "--out",
+                       str(tmp_path / "run"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("minialex train: error: out of memory while allocating the model: "
+                          "Unable to allocate 9.1 GiB")
 
 
 def test_variants_lists_one_line_each(capsys):

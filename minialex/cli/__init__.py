@@ -10,11 +10,13 @@ Adding a command is one new module here plus its name in ``COMMANDS``.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from collections.abc import Sequence
 
 from minialex.backend import BackendError
+from minialex.cli._args import HelpFormatter
 
 __all__ = ["COMMANDS", "DEFAULT_COMMAND", "build_parser", "main"]
 
@@ -25,13 +27,15 @@ DEFAULT_COMMAND = "demo"  # what runs without a command; its options also go bef
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m minialex",
+        prog="python -m minialex", formatter_class=HelpFormatter,
         description="AlexNet from first principles in NumPy. Without a command: assemble the "
                     "paper's AlexNet layer by layer, printing the shape arithmetic and summary.")
     default = importlib.import_module(f"minialex.cli.{DEFAULT_COMMAND}")
     default.add_arguments(parser)
     parser.set_defaults(run=default.run)
-    subparsers = parser.add_subparsers(dest="command", metavar="command")
+    subparsers = parser.add_subparsers(  # every command's --help shows its defaults
+        dest="command", metavar="command",
+        parser_class=functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter))
     for name in COMMANDS:
         importlib.import_module(f"minialex.cli.{name}").register(subparsers)
     return parser
@@ -48,8 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or DEFAULT_COMMAND
     try:
         return int(args.run(args) or 0)
-    except (ValueError, OSError, BackendError) as exc:  # user errors: one line, exit 2
+    # user errors, a diverging run (the loss became inf), a folder that cannot be written:
+    # one line, exit 2
+    except (ValueError, OSError, BackendError, FloatingPointError) as exc:
         return error(command, str(exc))
-    except MemoryError as exc:  # NumPy's message says how much it tried to allocate
-        return error(command, f"out of memory ({exc or 'allocation failed'}); try a smaller "
+    except MemoryError as exc:  # NumPy's message says how much; allocating() says for what
+        return error(command, f"out of memory {exc or '(allocation failed)'}; try a smaller "
                               "--input or --batch-size")

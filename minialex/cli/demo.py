@@ -13,7 +13,7 @@ from minialex.models import AlexNet, alexnet
 from minialex.nn import Linear
 from minialex.nn.rules import fmt_shape
 from minialex.nn.shapes import LayerError, size_history
-from minialex.summary import Summary, format_count, summary_from_trace, trace
+from minialex.summary import Summary, Trace, format_count, summary_from_trace, trace
 
 FORMULA = "out = floor((n + 2p - f) / s) + 1     n: input size, f: window, s: stride, p: padding"
 
@@ -38,7 +38,9 @@ NEXT = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=input_shape, default=None,
-                        help="input shape C,H,W for the demo (default: the variant's own)")
+                        help="trace the paper's network at this input C,H,W instead of its "
+                             "own 3,227,227 (as summary --input does: at 3,224,224 it stops "
+                             "at fc6, naming the sizes)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,16 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    shape = tuple(args.input) if getattr(args, "input", None) else None
-    model = alexnet("paper", input_shape=shape)
-    shape = model.input_shape
-    traced = trace(model, shape, print=False)
-    out = INTRO + [f"Input: a batch of N {_image_kind(shape[0])} {fmt_shape(shape)}"]
-    by_name = {r.name: r for r in traced.records}
-    for title, names in model.stages:
-        records = [by_name[n] for n in names if n in by_name]
-        out += ["", title[0].upper() + title[1:]]
-        out += ["  " + line for line in traced.lines(records, header=False, width=98)]
+    model = alexnet("paper")
+    # --input means what it means for summary: this network, traced at that input
+    shape = tuple(args.input) if getattr(args, "input", None) else model.input_shape
+    try:
+        traced = trace(model, shape, print=False)
+    except LayerError as exc:  # show the stages up to the layer that cannot take its input
+        print("\n".join(_stages(model, Trace("AlexNet (paper)", shape, exc.records))))
+        raise
+    out = _stages(model, traced)
     out += ["", f"Output: {fmt_shape(traced.output_shape)}, one score per class "
                 "(softmax turns them into probabilities)"]
     if shape == (3, 227, 227):
@@ -69,6 +70,19 @@ def run(args: argparse.Namespace) -> int:
     out += ["", "Summary", "", str(result), "", *_closing(result)]
     print("\n".join(out))
     return 0
+
+
+def _stages(model: AlexNet, traced: Trace) -> list[str]:
+    """The introduction and every stage the trace reached, its layers' arithmetic indented."""
+    shape = traced.input_shape
+    out = INTRO + [f"Input: a batch of N {_image_kind(shape[0])} {fmt_shape(shape)}"]
+    by_name = {r.name: r for r in traced.records}
+    for title, names in model.stages:
+        records = [by_name[n] for n in names if n in by_name]
+        if records:
+            out += ["", title[0].upper() + title[1:]]
+            out += ["  " + line for line in traced.lines(records, header=False, width=98)]
+    return out
 
 
 def _image_kind(channels: int) -> str:

@@ -7,9 +7,9 @@ import argparse
 import os
 import time
 
-from minialex.checkpoint import read_checkpoint, restore_checkpoint
+from minialex.checkpoint import read_checkpoint, read_checkpoint_meta, restore_checkpoint
 from minialex.cli import _runs
-from minialex.cli._args import add_device
+from minialex.cli._args import add_device, allocating
 from minialex.metrics import percent_text
 from minialex.train import evaluate
 
@@ -20,9 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Rebuild the model recorded in a checkpoint written by `train` and "
                     "report loss, top-1 and top-5 accuracy on the test set.")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--dataset", choices=("shapes", "cifar10", "folder"), default=None,
+    p.add_argument("--dataset", choices=_runs.DATASETS, default=None,
                    help="default: the dataset the checkpoint was trained on")
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--data-dir", default=None,
+                   help="root of the CIFAR-10 batches or the image folder (cifar10, folder; "
+                        "default: the one recorded in the checkpoint)")
     p.add_argument("--ten-crop", action="store_true")
     add_device(p)
     p.set_defaults(run=run)
@@ -31,18 +33,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from minialex.data import DataLoader
 
-    arrays, meta = read_checkpoint(args.checkpoint)
-    cfg = dict(meta.get("config") or {})
-    if "variant" not in cfg:
-        raise ValueError(f"checkpoint {args.checkpoint} records no model configuration; "
-                         "evaluate it from Python with load_checkpoint and evaluate")
+    path = os.fspath(args.checkpoint)
+    meta = read_checkpoint_meta(path)  # the configuration first: no array is read yet
+    cfg = _runs.check_config(meta.get("config"), path)
     if getattr(args, "dataset", None) and args.dataset != cfg.get("dataset"):
         cfg["dataset"] = args.dataset
         cfg.pop("classes", None)  # the training data's class list says nothing about these
     if getattr(args, "data_dir", None):
+        _runs.check_data_dir(cfg["dataset"], args.data_dir)
         cfg["data_dir"] = args.data_dir
-    model = _runs.build_model(cfg)
-    restore_checkpoint(os.fspath(args.checkpoint), arrays, meta, model)  # read once, above
+    with allocating("the model"):
+        model = _runs.build_model(cfg)
+    # the arrays' declared shapes are compared with the model's before any is read
+    arrays, meta = read_checkpoint(path, model)
+    restore_checkpoint(path, arrays, meta, model)
     device = getattr(args, "device", "cpu") or "cpu"
     if device != "cpu":
         model.to(device)

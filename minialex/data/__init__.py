@@ -9,7 +9,7 @@
 
 from minialex.data import transforms
 from minialex.data.cifar import CIFAR10
-from minialex.data.dataset import ArrayDataset, Dataset
+from minialex.data.dataset import ArrayDataset, Dataset, Subset, split_off
 from minialex.data.folder import ImageFolder
 from minialex.data.loader import DataLoader
 from minialex.data.shapes import Shapes, generate_shapes
@@ -28,6 +28,8 @@ from minialex.data.transforms import (
 __all__ = [
     "Dataset",
     "ArrayDataset",
+    "Subset",
+    "split_off",
     "Shapes",
     "generate_shapes",
     "CIFAR10",

@@ -98,3 +98,48 @@ class ArrayDataset(Dataset):
         if images.dtype == np.uint8:
             images = to_unit_float(images)
         return images, self.labels[indices]
+
+
+class Subset(Dataset):
+    """The images of ``dataset`` at ``indices`` (in that order), with its classes; nothing is
+    copied: batches are read from the underlying dataset."""
+
+    def __init__(self, dataset: Dataset, indices: Any) -> None:
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(dataset)
+        if indices.size and not (0 <= int(indices.min()) and int(indices.max()) < n):
+            raise IndexError(f"Subset: indices must be in 0..{n - 1} for {n} images")
+        self.dataset, self.indices = dataset, indices
+        self.classes = list(dataset.classes)
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    @property
+    def labels(self) -> Any:
+        return np.asarray(self.dataset.labels)[self.indices]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.dataset.image_shape
+
+    def get_batch(self, indices: Any) -> tuple[Any, Any]:
+        return self.dataset.get_batch(self.indices[np.asarray(indices, dtype=np.int64)])
+
+
+def split_off(dataset: Dataset, fraction: float, seed: int = 0) -> tuple[Subset, Subset]:
+    """(rest, held out): ``fraction`` of each class's images, drawn with ``seed``, held out
+    (a validation split from the training data); at least one image per class when the class
+    has two or more. The split depends only on the labels, the fraction and the seed."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"split_off: fraction must be in (0, 1), got {fraction!r}")
+    labels = np.asarray(dataset.labels)
+    rng = np.random.default_rng([int(seed), 7])  # a stream of its own: not the loader's
+    held: list[Any] = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        count = min(len(members) - 1, max(1, round(fraction * len(members))))
+        held.append(members[:count])
+    out = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
+    keep = np.setdiff1d(np.arange(len(dataset)), out)
+    return Subset(dataset, keep), Subset(dataset, out)

@@ -59,6 +59,7 @@ positive inputs), 0 elsewhere.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import re
@@ -248,7 +249,9 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
         raise ValueError(f"alexnet: unknown option(s) {', '.join(sorted(unknown))}; valid "
                          f"options are {', '.join(_OPTIONS)}")
     if variant not in VARIANTS:
-        raise ValueError(f"alexnet: unknown variant {variant!r}; valid variants are "
+        close = difflib.get_close_matches(str(variant), list(VARIANTS), n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"alexnet: unknown variant {variant!r}; {hint}valid variants are "
                          f"{', '.join(VARIANTS)}")
     spec = VARIANTS[variant]
     _choice("activation", activation, tuple(_ACTIVATIONS))
