@@ -73,7 +73,10 @@ class Tensor:
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = _to_array(data, dtype)
+        self._data = _to_array(data, dtype)
+        self._versions = [0]  # counts assignments to .data; a view shares its base's list
+        self._saved: tuple[tuple[Tensor, int], ...] = ()  # (input, its version) an op read
+        self._saved_version: int | None = None  # this output's version when made, if watched
         self.requires_grad = bool(requires_grad)
         self.grad: Any = None
         self.name: str | None = None
@@ -82,10 +85,37 @@ class Tensor:
         self._op = ""
         self._retain = False
 
+    @property
+    def data(self) -> Any:
+        """The array. Assigning to it, or updating it in place through the attribute
+        (``x.data += 1``), counts as a new version: a backward pass through an op that used the
+        old values then raises instead of computing gradients from the new ones (PyTorch's
+        version counter). Writes through an index (``x.data[0] = 1``) reach the array directly
+        and are not counted, as PyTorch's ``.data`` is not."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value
+        self._versions[0] += 1
+
+    @property
+    def _version(self) -> int:
+        return self._versions[0]
+
+    def _viewing(self, base: Tensor) -> Tensor:
+        """This tensor's array is a view of ``base``'s (reshape, transpose, basic indexing,
+        detach): one version counter for both, since a change through either is a change of
+        both. Returns self."""
+        xp = backend.get_array_module(self.data)
+        if xp.may_share_memory(self.data, base.data):
+            self._versions = base._versions
+        return self
+
     # ------------------------------------------------------------------ writing an op
     @staticmethod
     def from_op(data: Any, parents: tuple[Tensor, ...], backward: Callable[[Any], None],
-                op: str = "") -> Tensor:
+                op: str = "", saved: tuple[Tensor, ...] | None = None) -> Tensor:
         """The output of an op: ``data`` wrapped in a Tensor that remembers how it was made.
 
         data: the forward result (an array); parents: the input Tensors it was computed from;
@@ -93,6 +123,10 @@ class Tensor:
         ``parent.accumulate_grad(dL/d(parent))`` for each parent, and must not reference the
         output Tensor. ``op`` names the node. The graph is recorded only when a parent
         requires a gradient, outside ``no_grad()``. Template: ``help(minialex.functional)``.
+        saved: the inputs whose values backward reads; by default every parent and the output
+        itself. Their versions are recorded here and checked before backward runs, so a
+        ``.data`` changed in between raises; an op whose backward reads none (a sum, a
+        reshape) passes ``saved=()``.
         """
         if not isinstance(parents, (tuple, list)) or not all(isinstance(p, Tensor)
                                                              for p in parents):
@@ -109,7 +143,24 @@ class Tensor:
             out._prev = parents
             out._backward = backward
             out._op = op
+            watched = parents if saved is None else tuple(saved)
+            out._saved = tuple((t, t._version) for t in watched)
+            out._saved_version = out._version if saved is None else None
         return out
+
+    def _check_saved_versions(self) -> None:
+        """RuntimeError when an input this node's backward reads changed since the forward."""
+        changed = [(i, t, v) for i, (t, v) in enumerate(self._saved) if t._version != v]
+        if self._saved_version is not None and self._version != self._saved_version:
+            changed.append((-1, self, self._saved_version))
+        if changed:
+            i, t, v = changed[0]
+            which = "its output" if i < 0 else f"its input {i} (shape {t.shape})"
+            raise RuntimeError(
+                f"backward through {self._op or 'an op'!r}: {which} had its .data changed "
+                f"after the forward pass used it (version {v}, now {t._version}), so the "
+                "gradient would come from the new values; run the forward pass again after "
+                "changing it, or change a copy")
 
     def accumulate_grad(self, g: Any, *, owned: bool = False) -> None:
         """Add the gradient ``g`` (an array shaped like this tensor) to ``self.grad``.
@@ -197,6 +248,7 @@ class Tensor:
                 continue
             g = node.grad
             if g is not None:
+                node._check_saved_versions()
                 node._backward(g)
             if not node._retain:
                 node.grad = None  # intermediate gradients are transient
@@ -241,8 +293,8 @@ class Tensor:
         return self.numpy().item()
 
     def detach(self) -> Tensor:
-        """Same data, cut from the graph."""
-        return Tensor(self.data)
+        """Same data, cut from the graph (and sharing its version counter)."""
+        return Tensor(self.data)._viewing(self)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -258,7 +310,7 @@ class Tensor:
 
         def _backward(g: Any) -> None:
             self.accumulate_grad(g.astype(src))
-        return Tensor.from_op(out_data, (self,), _backward, op="astype")
+        return Tensor.from_op(out_data, (self,), _backward, op="astype", saved=())
 
     def float(self) -> Tensor:
         return self.astype(backend.np.float32)
@@ -273,7 +325,7 @@ class Tensor:
 
         def _backward(g: Any) -> None:
             self.accumulate_grad(backend.to_device(g, src))
-        return Tensor.from_op(out_data, (self,), _backward, op=f"to({device})")
+        return Tensor.from_op(out_data, (self,), _backward, op=f"to({device})", saved=())
 
     # ------------------------------------------------------------------ operand handling
     def _lift(self, other: Any, op: str) -> Tensor:
@@ -297,7 +349,7 @@ class Tensor:
         def _backward(g: Any) -> None:
             self.accumulate_grad(unbroadcast(g, self.shape))
             other.accumulate_grad(unbroadcast(g, other.shape))
-        return Tensor.from_op(self.data + other.data, (self, other), _backward, op="+")
+        return Tensor.from_op(self.data + other.data, (self, other), _backward, op="+", saved=())
 
     def __mul__(self, other: Any) -> Tensor:
         other = self._lift(other, "mul")
@@ -335,7 +387,7 @@ class Tensor:
     def __neg__(self) -> Tensor:
         def _backward(g: Any) -> None:
             self.accumulate_grad(-g)
-        return Tensor.from_op(-self.data, (self,), _backward, op="neg")
+        return Tensor.from_op(-self.data, (self,), _backward, op="neg", saved=())
 
     def __matmul__(self, other: Any) -> Tensor:
         other = self._lift(other, "matmul")
@@ -401,7 +453,7 @@ class Tensor:
                 g = xp.expand_dims(g, _normalise_axes(axis, self.ndim))
             self.accumulate_grad(xp.broadcast_to(g, self.shape).copy())
         return Tensor.from_op(self.data.sum(axis=axis, keepdims=keepdims), (self,), _backward,
-                              op="sum")
+                              op="sum", saved=())
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         count = self.size if axis is None else _count(self.shape, axis)
@@ -429,7 +481,8 @@ class Tensor:
 
         def _backward(g: Any) -> None:
             self.accumulate_grad(g.reshape(src))
-        return Tensor.from_op(self.data.reshape(shape), (self,), _backward, op="reshape")
+        return Tensor.from_op(self.data.reshape(shape), (self,), _backward, op="reshape",
+                              saved=())._viewing(self)
 
     def transpose(self, *axes: Any) -> Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -439,7 +492,8 @@ class Tensor:
 
         def _backward(g: Any) -> None:
             self.accumulate_grad(g.transpose(inverse))
-        return Tensor.from_op(self.data.transpose(axes), (self,), _backward, op="transpose")
+        return Tensor.from_op(self.data.transpose(axes), (self,), _backward, op="transpose",
+                              saved=())._viewing(self)
 
     @property
     def T(self) -> Tensor:
@@ -457,7 +511,8 @@ class Tensor:
             full = xp.zeros_like(self.data)
             backend.scatter_add(full, index, g)  # repeated indices add up
             self.accumulate_grad(full)
-        return Tensor.from_op(self.data[index], (self,), _backward, op="getitem")
+        return Tensor.from_op(self.data[index], (self,), _backward, op="getitem",
+                              saved=())._viewing(self)
 
 
 def _normalise_axes(axis: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:

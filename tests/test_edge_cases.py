@@ -346,3 +346,100 @@ def test_zero_d_gradients_are_arrays(name, dtype):
     for t in (x, mid):
         assert isinstance(t.grad, np.ndarray), type(t.grad)
         assert t.grad.shape == () and t.grad.dtype == dtype
+
+
+# ---------------------------------------------------------------- version counter
+def _square_input(t):
+    return t.reshape(1, 1, 3, 3)
+
+
+# ops whose backward reads their inputs' (or their output's) values: a changed .data raises
+READS_VALUES = {
+    "mul": lambda t: t * t, "div": lambda t: 1.0 / t, "pow": lambda t: t**3,
+    "log": lambda t: t.log(), "exp": lambda t: t.exp(), "max": lambda t: t.max(),
+    "matmul": lambda t: t.reshape(3, 3) @ t.reshape(3, 3), "relu": F.relu, "tanh": F.tanh,
+    "sigmoid": F.sigmoid, "softmax": lambda t: F.softmax(t.reshape(3, 3)),
+    "linear": lambda t: F.linear(t.reshape(3, 3), t.reshape(3, 3)),
+    "conv2d": lambda t: F.conv2d(t.reshape(1, 1, 3, 3), t.reshape(1, 1, 3, 3)),
+    "max_pool2d": lambda t: F.max_pool2d(t.reshape(1, 1, 3, 3), 2, 1),
+    "cross_entropy": lambda t: F.cross_entropy(t.reshape(3, 3), np.array([0, 1, 2])),
+}
+# ops whose backward needs only shapes: changing .data afterwards is harmless, as in PyTorch
+SHAPES_ONLY = {
+    "add": lambda t: t + 1.0, "neg": lambda t: -t, "reshape": lambda t: t.reshape(3, 3),
+    "transpose": lambda t: t.reshape(3, 3).T, "sum": lambda t: t.sum(axis=0),
+    "getitem": lambda t: t[1:], "astype": lambda t: t.astype(np.float32),
+}
+
+
+def _change(t, how):
+    if how == "assign":
+        t.data = t.data + 1.0
+    elif how == "add in place":
+        t.data += 1.0
+    else:
+        t.data *= 2.0
+
+
+@given(name=st.sampled_from(sorted(READS_VALUES)),
+       how=st.sampled_from(["assign", "add in place", "scale in place"]))
+def test_changing_saved_data_before_backward_raises(name, how):
+    x = Tensor(np.linspace(0.5, 2.0, 9), requires_grad=True)
+    y = READS_VALUES[name](x)
+    _change(x, how)
+    with pytest.raises(RuntimeError, match=r"had its \.data changed after the forward pass"):
+        y.sum().backward()
+
+
+@given(name=st.sampled_from(sorted(SHAPES_ONLY)),
+       how=st.sampled_from(["assign", "add in place", "scale in place"]))
+def test_changing_data_an_op_did_not_save_is_allowed(name, how):
+    x = Tensor(np.linspace(0.5, 2.0, 9), requires_grad=True)
+    y = SHAPES_ONLY[name](x)
+    expected = Tensor(np.linspace(0.5, 2.0, 9), requires_grad=True)
+    SHAPES_ONLY[name](expected).sum().backward()
+    _change(x, how)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, expected.grad)
+
+
+def test_changing_an_output_its_backward_reads_raises():
+    x = Tensor(np.linspace(0.5, 2.0, 9), requires_grad=True)
+    y = x.exp()  # exp's backward multiplies by its own output
+    y.data *= 2.0
+    with pytest.raises(RuntimeError, match="its output had its .data changed"):
+        y.sum().backward()
+
+
+def test_the_training_step_order_never_trips_the_counter():
+    # forward, backward, step (which changes every parameter's .data), forward again
+    from minialex.optim import SGD
+
+    w = Tensor(np.ones(3), requires_grad=True)
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    for _ in range(3):
+        loss = (w * w).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert w._version == 3
+    # but backward through the old graph after the step is refused
+    loss = (w * w).sum()
+    opt.step()
+    with pytest.raises(RuntimeError, match="changed after the forward pass"):
+        loss.backward()
+
+
+@given(view=st.sampled_from(["reshape", "transpose", "slice", "detach"]),
+       through=st.sampled_from(["base", "view"]))
+def test_a_view_and_its_base_share_one_version(view, through):
+    x = Tensor(np.linspace(0.5, 2.0, 9).reshape(3, 3), requires_grad=True)
+    v = {"reshape": lambda: x.reshape(9), "transpose": lambda: x.T,
+         "slice": lambda: x[1:], "detach": lambda: x.detach()}[view]()
+    y = (v * v).sum() if view != "detach" else (x * v).sum()
+    if through == "base":
+        x.data += 1.0  # the view's values changed with it
+    else:
+        v.data *= 2.0  # and the other way round
+    with pytest.raises(RuntimeError, match="changed after the forward pass"):
+        y.backward()

@@ -24,9 +24,9 @@ def recorded_dtypes(monkeypatch):
     seen: list[tuple[str, str, object]] = []
     from_op, accumulate_grad = Tensor.from_op, Tensor.accumulate_grad
 
-    def spy_from_op(data, parents, backward, op=""):
+    def spy_from_op(data, parents, backward, op="", saved=None):
         seen.append(("output", op, data.dtype))
-        return from_op(data, parents, backward, op=op)
+        return from_op(data, parents, backward, op=op, saved=saved)
 
     def spy_accumulate_grad(self, g, *, owned=False):
         seen.append(("gradient", self._op or "leaf", g.dtype))
