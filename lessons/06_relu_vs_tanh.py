@@ -23,7 +23,7 @@ from minialex import nn, optim, viz
 from minialex.data import CIFAR10, ArrayDataset, DataLoader, Normalize, Shapes
 from minialex.train import fit
 
-args = lesson_args(__doc__)
+args = lesson_args(__doc__, reads_data_dir=True)
 np = minialex.backend.np
 
 # ----------------------------------------------------------------------------------------

@@ -35,9 +35,12 @@ _HERE = Path(__file__).resolve().parent
 
 
 def lesson_args(description: str,
-                extra: Callable[[argparse.ArgumentParser], Any] | None = None
-                ) -> argparse.Namespace:
+                extra: Callable[[argparse.ArgumentParser], Any] | None = None,
+                reads_data_dir: bool = False) -> argparse.Namespace:
     """Parse the standard lesson options; ``extra(parser)`` may add lesson-specific ones.
+
+    ``--data-dir`` exists only where the lesson reads it (``reads_data_dir=True``): elsewhere
+    it is an error rather than silently ignored.
 
     Side effects: seeds ``minialex.backend.manual_seed(args.seed)``, selects matplotlib's
     non-interactive Agg backend (figures are saved, never shown) and creates ``args.out``.
@@ -51,9 +54,10 @@ def lesson_args(description: str,
     parser.add_argument("--out", type=Path, default=_HERE / "out",
                         help="folder for figures (default: lessons/out)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="optional real data (e.g. CIFAR-10 python batches) for lessons "
-                             "that can use it; the default is the generated shapes dataset")
+    if reads_data_dir:
+        parser.add_argument("--data-dir", type=Path, default=None,
+                            help="optional real data (CIFAR-10 python batches); the default "
+                                 "is the generated shapes dataset")
     if extra is not None:
         extra(parser)
     args = parser.parse_args()
