@@ -235,7 +235,7 @@ def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, schedul
     the model exactly, the optimiser must be of the saved type with the same parameters.
     """
     path = os.fspath(path)
-    arrays, meta = read_checkpoint(path)
+    arrays, meta = read_checkpoint(path, model, optimizer)  # shapes checked before reading
     return restore_checkpoint(path, arrays, meta, model, optimizer, scheduler, restore_rng)
 
 

@@ -30,16 +30,17 @@ class MissingCheckpointError(CheckpointError, FileNotFoundError):
 def check_declared(path: str, infos: dict[str, Any], model: Any, optimizer: Any) -> None:
     """Names and shapes from the headers against the model's and the optimiser's."""
     if model is not None:
-        own = {f"model/{n}": t for n, t in model.named_parameters()}
-        own.update((f"model/{n}", t) for n, t in model.named_buffers())
-        for name, info in infos.items():
-            if name.startswith("model/") and name not in own:
-                raise CheckpointError(f"checkpoint {path} does not fit {type(model).__name__}: "
-                                      f"it holds {name[len('model/'):]!r}, the model does not")
-            if name in own and info.shape != own[name].shape:
-                raise CheckpointError(f"checkpoint {path} does not fit {type(model).__name__}: "
-                                      f"{name[len('model/'):]!r} is {info.shape} in the file, "
-                                      f"{own[name].shape} in the model")
+        own = {n: tuple(t.shape) for n, t in model.named_parameters()}
+        own.update((n, tuple(t.shape)) for n, t in model.named_buffers())
+        saved = {k[len("model/"):]: i.shape for k, i in infos.items() if k.startswith("model/")}
+        missing = [k for k in own if k not in saved]
+        unexpected = [k for k in saved if k not in own]
+        wrong = [f"{k}: model {own[k]}, checkpoint {saved[k]}"
+                 for k in own if k in saved and own[k] != saved[k]]
+        if missing or unexpected or wrong:
+            raise CheckpointError(f"checkpoint {path} does not fit {type(model).__name__}: "
+                                  f"missing {missing}, unexpected {unexpected}, shape "
+                                  f"mismatches {wrong}")
     params = list(getattr(optimizer, "_params", ()))
     for name, info in infos.items():
         if not name.startswith("model/") and not name.startswith("optimizer/"):
