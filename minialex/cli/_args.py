@@ -1,11 +1,10 @@
-"""argparse helpers shared by the commands: input shapes, bounded numbers, variant names,
-output folders, --device, and the help format that shows every default."""
+"""argparse helpers shared by the commands: input shapes, bounded numbers, output folders,
+--device, what a MemoryError was allocating, and the help format that shows every default."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import math
 from collections.abc import Callable, Iterator
 
@@ -79,28 +78,6 @@ positive_real = real_in(0.0, math.inf, low_open=True, high_open=True)
 probability = real_in(0.0, 1.0, high_open=True)
 
 
-def choice_of(names: Callable[[], list[str]], what: str) -> Callable[[str], str]:
-    """argparse type: one of ``names()``; a near miss gets "did you mean ...?"."""
-    def parse(text: str) -> str:
-        valid = names()
-        if text in valid:
-            return text
-        close = difflib.get_close_matches(text, valid, n=1, cutoff=0.5)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise argparse.ArgumentTypeError(f"unknown {what} {text!r}; {hint}valid: "
-                                         f"{', '.join(valid)}")
-    return parse
-
-
-def _variant_names() -> list[str]:
-    from minialex.models import VARIANTS
-
-    return list(VARIANTS)
-
-
-variant = choice_of(_variant_names, "variant")
-
-
 def folder_name(text: str) -> str:
     """argparse type: a non-empty path (``--out ''`` would write nowhere)."""
     if not text.strip():
@@ -110,7 +87,8 @@ def folder_name(text: str) -> str:
 
 def add_device(parser: argparse.ArgumentParser) -> None:
     """``--device cpu|gpu`` (default cpu)."""
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                        help="gpu needs CuPy and a CUDA GPU")
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ model, the datasets, the transforms and the optimiser: shared by ``train`` and `
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from typing import Any
@@ -85,7 +86,9 @@ def run_config(args: Any) -> dict[str, Any]:
     from minialex.models import VARIANTS
 
     if args.variant not in VARIANTS:
-        raise ValueError(f"unknown variant {args.variant!r}; valid: {', '.join(VARIANTS)}")
+        close = difflib.get_close_matches(str(args.variant), list(VARIANTS), n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown variant {args.variant!r}; {hint}valid: {', '.join(VARIANTS)}")
     cfg = {k: getattr(args, k, None) for k in SETTINGS}
     for k, v in TRAIN_DEFAULTS.items():
         if cfg.get(k) is None:

@@ -19,13 +19,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="evaluate a checkpoint (top-1/top-5, optional 10-crop)",
         description="Rebuild the model recorded in a checkpoint written by `train` and "
                     "report loss, top-1 and top-5 accuracy on the test set.")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a .npz written by train")
     p.add_argument("--dataset", choices=_runs.DATASETS, default=None,
                    help="default: the dataset the checkpoint was trained on")
     p.add_argument("--data-dir", default=None,
                    help="root of the CIFAR-10 batches or the image folder (cifar10, folder; "
                         "default: the one recorded in the checkpoint)")
-    p.add_argument("--ten-crop", action="store_true")
+    p.add_argument("--ten-crop", action="store_true",
+                   help="average the softmax over the paper's ten crops")
     add_device(p)
     p.set_defaults(run=run)
 

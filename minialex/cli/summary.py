@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from minialex.cli._args import input_shape
+from minialex.cli._args import input_shape, positive_int, probability
 from minialex.models import AlexNet, alexnet
 from minialex.nn.shapes import LayerError
 from minialex.summary import Trace, summary_from_trace, trace
@@ -19,18 +19,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "summary", help="summary table (and --trace) of an AlexNet variant",
         description="Keras/torchinfo-style summary of an AlexNet variant: output shape, "
                     "parameters and mult-adds per layer, totals, memory, conv-vs-FC shares.")
-    p.add_argument("--variant", default="paper", help="see `python -m minialex variants`")
-    p.add_argument("--input", type=input_shape, default=None, help="C,H,W e.g. 3,227,227")
-    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--variant", default="paper",
+                   help="see `python -m minialex variants`")
+    p.add_argument("--input", type=input_shape, default=None,
+                   help="trace the variant at this input C,H,W, e.g. 3,224,224 (default: the "
+                        "variant's own)")
+    p.add_argument("--num-classes", type=positive_int, default=None,
+                   help="outputs of the last layer (default: the variant's)")
     p.add_argument("--trace", action="store_true", help="also print the per-layer arithmetic")
-    p.add_argument("--pool", default=None, help="max-pool window/stride, e.g. 3x3/2 or 2x2/2")
+    p.add_argument("--pool", default=None,
+                   help="max-pool window/stride, e.g. 3x3/2 or 2x2/2 (default: the variant's)")
     p.add_argument("--ceil-mode", action="store_true", default=None,
                    help="round pool output sizes up")
-    p.add_argument("--num-conv", type=int, choices=(3, 4, 5), default=None)
-    p.add_argument("--activation", choices=("relu", "tanh"), default=None)
+    p.add_argument("--num-conv", type=int, choices=(3, 4, 5), default=None,
+                   help="keep the first 3, 4 or 5 convolutions (default: 5)")
+    p.add_argument("--activation", choices=("relu", "tanh"), default=None,
+                   help="default: relu")
     p.add_argument("--lrn", action=argparse.BooleanOptionalAction, default=None,
                    help="local response normalisation in blocks 1-2 (default: the variant's)")
-    p.add_argument("--dropout", type=float, default=None, help="drop probability; 0 removes")
+    p.add_argument("--dropout", type=probability, default=None,
+                   help="drop probability; 0 removes (default: the variant's)")
     p.set_defaults(run=run)
 
 

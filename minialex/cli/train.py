@@ -20,7 +20,6 @@ from minialex.cli._args import (
     positive_real,
     probability,
     real_in,
-    variant,
 )
 from minialex.memory import check_budget
 from minialex.metrics import percent_text
@@ -39,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "picks best.npz: shapes generates its own, for CIFAR-10 and image folders "
                     "--val-fraction of the training images are held out. The test set is "
                     "evaluated once, at the end.")
-    p.add_argument("--variant", type=variant, default="cifar-small",
+    p.add_argument("--variant", default="cifar-small",
                    help="see `python -m minialex variants`")
     p.add_argument("--dataset", choices=_runs.DATASETS, default="shapes",
                    help="folder: DATA_DIR/train and DATA_DIR/test with one sub-folder per class")
@@ -54,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=positive_real, default=None,
                    help="learning rate, a finite number > 0 (default: " + ", ".join(
                        f"{v:g} for {k}" for k, v in _runs.DEFAULT_LR.items()) + ")")
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seeds the data, the initial weights and the shuffling")
     p.add_argument("--out", type=folder_name, default="runs/latest",
                    help="folder for checkpoints and logs, checked to be writable first")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
@@ -145,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
           f", dropout {cfg['dropout']}, schedule {cfg['schedule']}, augment "
           f"{cfg['augment']}, seed {cfg['seed']}, device {device}; output in {out}")
     t1 = time.perf_counter()
-    with allocating(f"training at batch size {cfg['batch_size']}"):
+    # fit stops with one clear error when the loss stops being finite: NumPy's overflow
+    # warnings on the way there would only be noise above it
+    with allocating(f"training at batch size {cfg['batch_size']}"), \
+            backend.np.errstate(over="ignore", invalid="ignore"):
         history = fit(model, train_loader, optimizer, cfg["epochs"], val_loader=val_loader,
                       scheduler=scheduler, progress=not getattr(args, "no_progress", False),
                       checkpoint_dir=out, resume=getattr(args, "resume", False), config=cfg,
