@@ -14,12 +14,14 @@ Each lesson starts with::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
 import textwrap
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,7 @@ def lesson_args(description: str,
     from minialex import backend
 
     backend.manual_seed(args.seed)
+    _RUN["args"] = args  # the settings claim() records beside each result
     return args
 
 
@@ -132,22 +135,67 @@ def two_conv_blocks(side: int, pool: int = 3,
     return layers, flat_features(nn.Sequential(layers), side)
 
 
-def claim(what: str, claimed: Any, measured: Any, why: str = "") -> None:
-    """Print a literature claim beside the number measured just now.
+def claim(what: str, claimed: Any, measured: Any, why: str = "",
+          verdict: str | None = None) -> None:
+    """Print a literature claim beside the number measured just now, and record it.
 
     ``  ReLU speed-up to 25% error   claimed 6x   measured 3.1x   (why they differ: ...)``
+
+    ``verdict`` (optional) is one of the ledger's verdicts, e.g. "inconclusive within noise"
+    when the measured difference is inside the noise the lesson measured; it is printed and
+    recorded. Each claim is recorded with the run's settings in OUT/results/NN.json
+    (NN.quick.json with --quick), which ``python -m minialex claims`` reads.
     """
     line = f"  {what:<34} claimed {claimed!s:<10} measured {measured!s:<10}".rstrip()
-    if not why:
+    notes = [f"verdict: {verdict}"] if verdict else []
+    if why:
+        notes.append(f"why they differ: {why}")
+    note = f"({'; '.join(notes)})" if notes else ""
+    if not note:
         print(line)
-        return
-    note = f"(why they differ: {why})"
-    if len(line) + 2 + len(note) <= WIDTH:
+    elif len(line) + 2 + len(note) <= WIDTH:
         print(f"{line}  {note}")
     else:
         print(line)
         print(textwrap.fill(note, width=WIDTH, initial_indent=" " * 6,
                             subsequent_indent=" " * 7))
+    _record_claim({"what": what, "claimed": str(claimed), "measured": str(measured),
+                   "why": why, "verdict": verdict,
+                   "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
+# What claim() has recorded in this run, and the parsed arguments lesson_args stored.
+_RUN: dict[str, Any] = {}
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's options as JSON values (paths as text)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+            if v is None or isinstance(v, (bool, int, float, str, Path))}
+
+
+def _record_claim(entry: dict[str, Any]) -> None:
+    """Rewrite OUT/results/NN[.quick].json with every claim of this run so far, atomically
+    (a temporary file renamed over the old one), so a reader never sees half a file."""
+    args = _RUN.get("args")
+    if args is None:  # claim() called outside a lesson run: print only
+        return
+    claims = _RUN.setdefault("claims", [])
+    claims.append(entry)
+    number = _lesson_number()
+    folder = Path(args.out) / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{number}{'.quick' if getattr(args, 'quick', False) else ''}.json"
+    record = {"lesson": number, "script": Path(sys.argv[0]).name,
+              "settings": _settings(args),
+              "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "claims": claims}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _lesson_number() -> str:
