@@ -186,7 +186,8 @@ def _record_claim(entry: dict[str, Any]) -> None:
     folder = Path(args.out) / "results"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{number}{'.quick' if getattr(args, 'quick', False) else ''}.json"
-    record = {"lesson": number, "script": Path(sys.argv[0]).name,
+    script = Path(sys.argv[0]).name
+    record = {"lesson": number, "script": script if script.startswith(number) else None,
               "settings": _settings(args),
               "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "claims": claims}

@@ -1,7 +1,7 @@
 """Ledger rows computed on the spot: counts, shapes and mult-adds, and the sources' arithmetic.
 
 Every measured number here comes from the library (``alexnet`` models read by shape
-inference, ``minialex.summary.layer_arithmetic``, ``count_params``, ``mult_adds``) or from
+inference: ``minialex.nn.shapes.layer_record``, ``count_params``, ``layer_arithmetic``) or from
 redoing a source's arithmetic with its own numbers; verdicts follow from comparing them with
 the claimed value. Comments give the line of each quote in the text copies the project works
 from.
@@ -17,7 +17,8 @@ from typing import Any
 from minialex import nn
 from minialex.claims import NOT_HERE, REPRODUCED, SHOWN_WRONG, Row
 from minialex.models import alexnet
-from minialex.summary import LayerError, count_params, layer_arithmetic, mult_adds
+from minialex.nn.rules import layer_arithmetic
+from minialex.nn.shapes import LayerError, count_params, layer_record, leaves
 
 __all__ = ["arithmetic_rows", "layer_table", "LayerInfo"]
 
@@ -45,13 +46,10 @@ class LayerInfo:
 def layer_table(model: Any, input_shape: tuple[int, int, int]) -> dict[str, LayerInfo]:
     """{layer name: LayerInfo} of a flat model (an AlexNet), from the shape arithmetic only."""
     table, shape = {}, tuple(input_shape)
-    for name, module in model.named_children():
-        shape, _, _ = layer_arithmetic(module, shape)
-        kind = ("conv" if isinstance(module, nn.Conv2d) else
-                "fc" if isinstance(module, nn.Linear) else "other")
-        trainable, frozen = count_params(module)
-        macs, macs_bias = mult_adds(module, shape)
-        table[name] = LayerInfo(module, shape, trainable + frozen, macs, macs_bias, kind)
+    for name, module in leaves(model):
+        r = layer_record(name, module, shape)
+        shape = r.output_shape
+        table[name] = LayerInfo(module, shape, r.params, r.mult_adds, r.mult_adds_bias, r.kind)
     return table
 
 

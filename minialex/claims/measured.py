@@ -129,9 +129,14 @@ def read_results(folder: Path | None, lesson: str) -> tuple[dict[str, Any] | Non
     return None, ""
 
 
+def _settings_of(record: dict[str, Any]) -> dict[str, Any]:
+    settings = record.get("settings")
+    return settings if isinstance(settings, dict) else {}
+
+
 def _settings(record: dict[str, Any]) -> str:
     """'seed 0, 4 epochs, 2026-01-31 12:00' from a results record."""
-    settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
+    settings = _settings_of(record)
     parts = [f"{k} {settings[k]}" for k in ("seed", "epochs", "lr") if settings.get(k) is not None]
     when = str(record.get("written", ""))[:16].replace("T", " ")
     if settings.get("quick"):
@@ -139,11 +144,18 @@ def _settings(record: dict[str, Any]) -> str:
     return ", ".join(parts + ([when] if when else []))
 
 
+def _command(lesson: str) -> str:
+    """``python lessons/NN_topic.py`` for lesson NN (``lesson NN`` without the lessons)."""
+    from minialex.lessons_index import lessons_dir
+
+    folder = lessons_dir()
+    scripts = sorted(folder.glob(f"{lesson}_*.py")) if folder is not None else []
+    return f"python lessons/{scripts[0].name}" if scripts else f"lesson {lesson}"
+
+
 def _row(spec: LessonClaim, folder: Path | None) -> Row:
-    command = f"lesson {spec.lesson}"
+    command = _command(spec.lesson)
     record, problem = read_results(folder, spec.lesson)
-    if record is not None and record.get("script"):
-        command = f"python lessons/{record['script']}"
     if record is None:
         todo = f"run lesson {spec.lesson}" + (f" ({problem})" if problem else "")
         return Row(spec.key, spec.claim, spec.source, command, todo, PENDING, spec.why)
@@ -156,7 +168,7 @@ def _row(spec: LessonClaim, folder: Path | None) -> Row:
     verdict = found.get("verdict") if found.get("verdict") in VERDICTS else spec.verdict
     measured = f"{found.get('measured', '?')} [{_settings(record)}]"
     why = "; ".join(w for w in (spec.why, str(found.get("why") or "")) if w)
-    if record.get("settings", {}).get("quick") and verdict != INCONCLUSIVE:
+    if _settings_of(record).get("quick") and verdict != INCONCLUSIVE:
         why = "quick-mode numbers, rerun the lesson without --quick; " + why
     return Row(spec.key, spec.claim, spec.source, command, measured, verdict, why)
 

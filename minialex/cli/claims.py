@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import textwrap
 from dataclasses import asdict
 from pathlib import Path
@@ -73,6 +74,13 @@ def format_counts(book: Ledger) -> list[str]:
     return lines
 
 
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
 def run(args: argparse.Namespace) -> int:
     book = ledger(args.results)
     rows = _selected(book, args.verdict)
@@ -81,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                           else str(book.results_dir), "counts": book.counts(),
                           "rows": [asdict(row) for _, row in rows]}, indent=1))
         return 0
-    where = "none (no lessons/ folder)" if book.results_dir is None else str(book.results_dir)
+    where = "none (no lessons/ folder)" if book.results_dir is None else _shown(book.results_dir)
     print(f"Claims ledger: {len(book)} checkable claims from the sources and the 2012 paper")
     print(f"Training results read from: {where}")
     if any(row.verdict == PENDING for row in book):
