@@ -148,8 +148,8 @@ def claim(what: str, claimed: Any, measured: Any, why: str = "",
     """
     line = f"  {what:<34} claimed {claimed!s:<10} measured {measured!s:<10}".rstrip()
     notes = [f"verdict: {verdict}"] if verdict else []
-    if why:
-        notes.append(f"why they differ: {why}")
+    if why:  # a reproduced claim needs a note, not a reason for a difference
+        notes.append(f"{'note' if verdict == 'reproduced' else 'why they differ'}: {why}")
     note = f"({'; '.join(notes)})" if notes else ""
     if not note:
         print(line)
