@@ -22,7 +22,17 @@ settings.register_profile(
 settings.register_profile("thorough", deadline=None, max_examples=300)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minialex"))
 
-_NO_GPU_REASON = None if backend.cupy_available() else "CuPy with a CUDA GPU is not available here"
+# cupy-marked tests run on a real GPU, or on the CuPy-rules emulator when it is selected
+# (MINIALEX_BACKEND=cupy-emulator python -m pytest -m cupy); otherwise they skip.
+_NO_GPU_REASON = None if backend.gpu_available() else (
+    "CuPy with a CUDA GPU is not available here (MINIALEX_BACKEND=cupy-emulator runs these "
+    "tests on the CuPy-rules emulator)")
+
+# The device backend chosen by MINIALEX_BACKEND ("cupy" or "cupy-emulator"). Tests place their
+# data on the device explicitly (the "cupy" parameter, .to("gpu")); the default backend for new
+# tensors stays numpy, so host-side expectations hold. ``device_default`` switches it.
+DEVICE_BACKEND = backend.current() if backend.current() != "numpy" else "cupy"
+backend.use("numpy")
 
 requires_cupy = pytest.mark.skipif(_NO_GPU_REASON is not None, reason=_NO_GPU_REASON or "")
 
@@ -43,6 +53,14 @@ def xp(request):
     return array_module(name)
 
 
+@pytest.fixture
+def device_default():
+    """Make the device backend the default for new tensors during the test."""
+    backend.use(DEVICE_BACKEND)
+    yield
+    backend.use("numpy")
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same global random state."""
@@ -58,7 +76,8 @@ def torch():
 
 # ---------------------------------------------------------------- plain helpers for test files
 def array_module(name: str):
-    """numpy or cupy by name (cupy raises with the reason when unavailable)."""
+    """numpy, or by the name "cupy" the module behind device "gpu" (CuPy, or the emulator
+    when selected; raises with the reason when neither is available)."""
     return backend.require_cupy() if name == "cupy" else backend.np
 
 
