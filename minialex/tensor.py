@@ -40,8 +40,8 @@ def _to_array(data: Any, dtype: Any = None) -> Any:
         data = data.data
     if backend.is_array(data):
         return data if dtype is None else data.astype(dtype, copy=False)
-    if isinstance(data, backend.np.generic):  # a NumPy scalar keeps its dtype
-        return backend.xp().asarray(data, dtype=dtype)
+    if isinstance(data, backend.np.generic):  # a NumPy scalar is host data; keeps its dtype
+        return backend.np.asarray(data, dtype=dtype)
     return backend.xp().asarray(data, dtype=dtype or backend.np.float32)
 
 
