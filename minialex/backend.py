@@ -27,8 +27,10 @@ CuPy is imported only when it is first needed, and once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -40,6 +42,7 @@ __all__ = [
     "np",
     "numpy",
     "use",
+    "using",
     "current",
     "xp",
     "get_array_module",
@@ -142,8 +145,9 @@ def _probe_device(cupy: Any) -> str | None:
         total = float((m @ m).sum())  # cuBLAS; [[16, 24], [40, 64]] sums to 144
     except Exception as exc:
         return (f"CuPy sees {count} GPU(s) but cannot run a kernel ({type(exc).__name__}: "
-                f"{exc}); the CUDA libraries (NVRTC, cuBLAS) are probably missing: "
-                f"{_INSTALL_HINT} (the [ctk] extra of cupy-cuda12x / -13x brings them)")
+                f"{exc}); the CUDA libraries (NVRTC, cuBLAS) are probably missing: install "
+                'them with pip install -e ".[cuda12]" or ".[cuda13]" (the [ctk] extra of '
+                "cupy-cuda12x / cupy-cuda13x)")
     if total != 144.0:
         return f"CuPy ran a test kernel but got {total} instead of 144"
     return None
@@ -197,6 +201,23 @@ def use(name: str) -> None:
     else:
         module = numpy
     _current, _current_module = name, module
+
+
+@contextlib.contextmanager
+def using(name: str) -> Iterator[ModuleType]:
+    """``use(name)`` inside a ``with`` block; the previous selection (default backend and what
+    device "gpu" means) comes back afterwards. Yields the array module::
+
+        with backend.using("cupy-emulator") as cp:
+            x = minialex.tensor(image).to("gpu")   # an emulated device array
+    """
+    global _current, _current_module, _gpu_module
+    saved = (_current, _current_module, _gpu_module)
+    use(name)
+    try:
+        yield _current_module
+    finally:
+        _current, _current_module, _gpu_module = saved
 
 
 def current() -> str:
