@@ -385,3 +385,18 @@ def test_scatter_add_uses_add_at(cp):
     target = cp.zeros(4)
     backend.scatter_add(target, cp.asarray([1, 1, 3]), cp.asarray([1.0, 2.0, 3.0]))
     assert target.tolist() == [0.0, 3.0, 0.0, 3.0]
+
+
+def test_example_checks_a_layer_for_the_gpu_without_one():
+    env = {k: v for k, v in os.environ.items() if k != "MINIALEX_BACKEND"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "run_on_gpu_without_gpu.py")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("1. swish on the emulated GPU: output on gpu")
+    assert "(a NumPy array: False)" in lines[0]
+    assert lines[1].endswith("max difference 0.0e+00")  # NumPy computes both: bit for bit
+    assert lines[2].endswith("(float64): True")
+    assert lines[3].startswith("2. swish_host_numpy on the device: TypeError: numpy.exp()")
+    assert lines[4] == "3. device-to-host syncs in 10 calls: swish 0, swish_with_a_sync 10"
