@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -311,16 +312,20 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     get_array_module(target).add.at(target, index, values)
 
 
-def chunk_length(a: Any, bytes_per_item: int, budget: int = 1 << 19) -> int:
+def chunk_length(a: Any, bytes_per_item: int, budget: int = 1 << 19,
+                 device_budget: int | None = None) -> int:
     """How many items of a leading axis to process at a time so that one chunk of
     ``bytes_per_item``-sized items stays in a CPU core's cache (about ``budget`` bytes).
 
     Strided NumPy loops (transposes of the batch axis, col2im's scatter-add) run several times
     faster chunk by chunk once arrays outgrow the cache. On CuPy: everything at once (one
-    kernel launch per operation is what matters there).
+    kernel launch per operation is what matters there), or chunks of ``device_budget`` bytes
+    where a caller must bound the memory a temporary takes (conv2d's im2col blocks).
     """
     if get_array_module(a) is not numpy:
-        return 1 << 62
+        if device_budget is None:
+            return 1 << 62
+        budget = device_budget
     return max(1, budget // max(1, int(bytes_per_item)))
 
 
@@ -391,7 +396,13 @@ def rng_state() -> dict[str, Any]:
     """
     state: dict[str, Any] = {"cpu": get_rng(like=numpy.empty(0)).bit_generator.state}
     if "gpu" in _generators:
-        state["gpu"] = to_host(_generators["gpu"].bit_generator._state).copy()
+        raw = getattr(_generators["gpu"].bit_generator, "_state", None)
+        if raw is None:  # pragma: no cover - a CuPy whose generators changed their layout
+            warnings.warn("this CuPy's random generator does not expose its state "
+                          "(bit_generator._state): a resumed run will not repeat the GPU's "
+                          "random draws exactly", RuntimeWarning, stacklevel=2)
+        else:
+            state["gpu"] = to_host(raw).copy()
     return state
 
 
