@@ -48,7 +48,8 @@ def test_register_layer_is_one_entry(monkeypatch):
     assert rule_for(WideSquare()) is LAYER_RULES[Square] and layer_kind(WideSquare()) == "other"
 
 
-def test_a_layer_without_a_torch_twin_is_named():
+@pytest.mark.torch
+def test_a_layer_without_a_torch_twin_is_named(torch):
     with pytest.raises(TypeError, match="no PyTorch equivalent known for Square"):
         to_torch(nn.Sequential(Square()))
 
