@@ -7,7 +7,6 @@ loops, not minialex's kernels); each mistake is a one-line edit of a solution.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import inspect
 import os
@@ -18,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from minialex.cli import check as check_cli
-from minialex.cli import exercises as exercises_cli
+from minialex.cli import COMMANDS, main
 from minialex.exercises import (
     EXERCISES,
     CheckerUnavailable,
@@ -140,6 +138,8 @@ MISTAKES = [
      "the same seed gives the same mask"),  # the global generator, not the one given
     ("dropout", [("return dout * mask / (1 - p)", "return dout * mask")],
      "dropout_backward matches"),
+    ("lrn", [("return x / den**beta", "return (x / den**beta).astype(np.float32)")],
+     "lrn_forward matches"),  # float32 rounding: reported as such
     ("sgd_momentum", [(" - weight_decay * lr * w", "")],
      "worked out by hand"),  # weight decay missing
     ("sgd_momentum", [("v = momentum * v", "v = -momentum * v")],
@@ -259,14 +259,13 @@ def test_without_hypothesis_the_checker_says_what_to_install(monkeypatch):
 
 # ---------------------------------------------------------------- the commands
 def run_command(capsys, *argv):
-    parser = argparse.ArgumentParser(prog="python -m minialex")
-    sub = parser.add_subparsers(dest="command")
-    for module in (exercises_cli, check_cli):
-        module.register(sub)
-    args = parser.parse_args(list(argv))
-    code = args.run(args)
+    code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def test_both_commands_are_registered():
+    assert {"exercises", "check"} <= set(COMMANDS)
 
 
 def test_check_command_on_a_correct_a_wrong_and_a_stub_file(capsys, tmp_path):
@@ -321,3 +320,44 @@ def test_python_m_minialex_check_in_a_subprocess(tmp_path):
                               cwd=tmp_path, timeout=300)
         assert done.returncode == expected, done.stdout + done.stderr
         assert ("FAIL" in done.stdout) == (expected == 1)
+
+
+# ---------------------------------------------------------------- the documentation
+def block(text: str, name: str) -> str:
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    inner = text[text.index(begin) + len(begin):text.index(end)].strip()
+    assert inner.startswith("```text\n") and inner.endswith("\n```")
+    return inner[len("```text\n"):-len("\n```")]
+
+
+def test_exercises_readme_shows_what_check_prints(capsys, tmp_path, monkeypatch):
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    mutated(folder, "conv_backward", (" += blocks", " = blocks"))
+    monkeypatch.chdir(tmp_path)  # so the report shows exercises/conv_backward.py
+    code, out, _ = run_command(capsys, "check", "conv_backward")
+    assert code == 1
+    assert out.rstrip("\n") == block((STUBS / "README.md").read_text(), "check-output")
+
+
+def test_the_docs_list_every_exercise_in_course_order():
+    from minialex.exercises.runner import DEFAULT_EXAMPLES, SHRINKING_BUDGET
+
+    readme = (STUBS / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("| ") and "`" in line]
+    assert [line.split("`")[1] for line in table] == [e.name for e in EXERCISES]
+    assert f"at most {DEFAULT_EXAMPLES} inputs" in readme
+    assert f"stops after {SHRINKING_BUDGET} tries" in readme
+
+    lessons = (ROOT / "lessons" / "README.md").read_text()
+    section = lessons[lessons.index("<!-- exercises:"):lessons.index("<!-- end exercises -->")]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "exercises/" in line]
+    assert [row.split("`exercises/")[1].split(".py")[0] for row in rows] == [
+        e.name for e in EXERCISES]
+    assert [row[2:4] for row in rows] == [e.lesson_number for e in EXERCISES]
+    for row, exercise in zip(rows, EXERCISES, strict=True):
+        assert f"`python -m minialex check {exercise.name}`" in row
+
+    main_readme = (ROOT / "README.md").read_text()
+    assert "python -m minialex exercises" in main_readme
+    assert "python -m minialex check conv_forward" in main_readme

@@ -1,20 +1,21 @@
 """``python -m minialex check NAME [--file PATH]``: property-test a learner's exercise file.
 
 Prints each property with PASS / FAIL / TODO (not implemented yet), the failing input and its
-relative error; exit code 0 only when every property holds, 1 otherwise, 2 for a name or
-file that does not exist.
+relative error; exit code 0 only when every property holds, 1 otherwise, 2 (through
+``minialex.cli.main``) for a name or a file that does not exist.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from minialex.cli import error
+from minialex.cli._args import positive_int
 from minialex.exercises import (
     DEFAULT_EXAMPLES,
+    CheckerUnavailable,
     CheckReport,
-    ExerciseNotFound,
     PropertyResult,
     check_file,
     default_file,
@@ -22,16 +23,6 @@ from minialex.exercises import (
 )
 
 _MARK = {"pass": "PASS", "fail": "FAIL", "not implemented": "TODO"}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--file", type=Path, default=None,
                         help="the file to check (default: exercises/NAME.py in the current "
                              "directory if it has an exercises/ folder, else the repository's)")
-    parser.add_argument("--examples", type=_positive_int, default=DEFAULT_EXAMPLES,
+    parser.add_argument("--examples", type=positive_int, default=DEFAULT_EXAMPLES,
                         help=f"drawn inputs per property (default {DEFAULT_EXAMPLES}; more "
                              "finds rarer bugs and takes longer)")
     parser.set_defaults(run=run)
@@ -101,16 +92,14 @@ def report_lines(report: CheckReport) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        exercise = find_exercise(args.name)
-    except ExerciseNotFound as exc:
-        print(f"minialex check: error: {exc}", file=sys.stderr)
-        return 2
+    exercise = find_exercise(args.name)  # ExerciseNotFound (a ValueError) says "did you mean"
     path = args.file if args.file is not None else default_file(exercise)
     if not path.is_file():
-        print(f"minialex check: error: no file {display_path(path)} (pass --file PATH, or run "
-              "from the folder that holds exercises/)", file=sys.stderr)
-        return 2
-    report = check_file(exercise, path, args.examples)
+        raise FileNotFoundError(f"no file {display_path(path)} (pass --file PATH, or run from "
+                                "the folder that holds exercises/)")
+    try:
+        report = check_file(exercise, path, args.examples)
+    except CheckerUnavailable as exc:
+        return error("check", str(exc))
     print("\n".join(report_lines(report)))
     return 0 if report.passed else 1

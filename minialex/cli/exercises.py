@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from minialex.cli import error
 from minialex.cli.check import display_path
-from minialex.exercises import EXERCISES, check_file, exercises_dir
+from minialex.exercises import EXERCISES, CheckerUnavailable, check_file, exercises_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
     first_open = None
     for number, exercise in enumerate(EXERCISES, 1):
         # The status only: the first failing input is enough (check NAME shrinks it).
-        report = check_file(exercise, folder / exercise.filename, shrink=False)
+        try:
+            report = check_file(exercise, folder / exercise.filename, shrink=False)
+        except CheckerUnavailable as exc:
+            return error("exercises", str(exc))
         status = report.status
         if report.results and status == "failing":
             status += f" ({report.counts['pass']} of {len(report.results)} properties hold)"

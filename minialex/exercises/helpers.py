@@ -23,6 +23,9 @@ def returned_array(value: Any, function: str, shape: tuple[int, ...]) -> Any:
         raise Mismatch(f"{function} returned shape {value.shape}, expected {tuple(shape)}")
     if not np.issubdtype(value.dtype, np.number) and value.dtype != np.bool_:
         raise Mismatch(f"{function} returned an array of {value.dtype}, expected numbers")
+    if np.issubdtype(value.dtype, np.floating) and value.dtype.itemsize < 8:
+        raise Mismatch(f"{function} returned {value.dtype}: compute in float64, the inputs' "
+                       "dtype (float32 rounding, ~1e-7, is above most tolerances here)")
     return value.astype(np.float64)
 
 
