@@ -98,7 +98,7 @@ def exercises_dir(cwd: Path | None = None) -> Path | None:
     (an editable install); a wheel has none, and then the answer is None.
     """
     local = (Path.cwd() if cwd is None else cwd) / "exercises"
-    if local.is_dir():
+    if local.is_dir() and local.resolve() != Path(__file__).resolve().parent:  # not this package
         return local
     repository = Path(__file__).resolve().parent.parent.parent / "exercises"
     return repository if repository.is_dir() else None

@@ -62,13 +62,14 @@ class Property:
 
     check(functions, case) returns the relative error measured (or None when the property
     has no number, e.g. a shape) or raises Mismatch. A returned error above ``tolerance``
-    is a failure.
+    is a failure. ``examples``: at least one explicit case (the first is tried first);
+    ``cases``: a hypothesis strategy drawing more, at most ``max_examples`` of them.
     """
 
     name: str
     check: Callable[[Any, Any], float | None]
     examples: tuple[Any, ...]
-    cases: Any = None  # hypothesis strategy of cases, or None for explicit examples only
+    cases: Any = None  # None: the explicit examples only
     tolerance: float = 1e-8
     max_examples: int = DEFAULT_EXAMPLES
 
