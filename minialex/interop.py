@@ -2,6 +2,8 @@
 
 Used as an oracle by the tests (same weights, same input -> same logits) and as the
 reference in the benchmarks. PyTorch is optional and imported only when called.
+``load_weights`` (from ``minialex.weights``) reads PyTorch, safetensors and npz files
+without PyTorch.
 LRN is the one layer whose arguments differ: PyTorch divides alpha by the window size, so
 the paper's alpha becomes ``alpha * size`` on the torch side.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from minialex import nn as mnn
+from minialex.weights import WeightsError, load_weights
 
-__all__ = ["to_torch"]
+__all__ = ["to_torch", "load_weights", "WeightsError"]
 
 
 def _torch() -> Any:
