@@ -26,9 +26,9 @@ from typing import Any, BinaryIO
 
 from minialex.weights.common import MAX_PICKLE_BYTES, WeightsError, read_bytes_into_array
 from minialex.weights.torch_pickle import (
-    RestrictedUnpickler,
     build_arrays,
     check_layout,
+    load_pickle,
     storage_ids,
     tensors_of,
 )
@@ -81,7 +81,7 @@ def read_torch_zip(f: BinaryIO, file_bytes: int) -> dict[str, Any]:
             raise WeightsError(f"data.pkl has {pkl.file_size:,} bytes, more than the "
                                f"{MAX_PICKLE_BYTES:,} a state dict's description needs")
         pickled = zf.read(pkl)
-        tensors = tensors_of(RestrictedUnpickler(io.BytesIO(pickled), storage_ids(False)).load())
+        tensors = tensors_of(load_pickle(io.BytesIO(pickled), storage_ids(False)))
 
         records: dict[str, zipfile.ZipInfo] = {}
         for t in tensors.values():
@@ -104,9 +104,8 @@ def read_torch_legacy(f: BinaryIO, file_bytes: int) -> dict[str, Any]:
     """The state dict of a legacy (non-zip) checkpoint as {name: array}."""
     head = io.BytesIO(f.read(min(file_bytes, MAX_PICKLE_BYTES)))
 
-    def next_pickle(legacy_ids: Any = None) -> Any:
-        ids = legacy_ids or storage_ids(True)
-        return RestrictedUnpickler(head, ids).load()
+    def next_pickle() -> Any:
+        return load_pickle(head, storage_ids(True))
 
     if next_pickle() != LEGACY_MAGIC:
         raise WeightsError("a pickle, but not a PyTorch checkpoint (no torch.save magic "
@@ -118,7 +117,7 @@ def read_torch_legacy(f: BinaryIO, file_bytes: int) -> dict[str, Any]:
     if not isinstance(info, dict) or info.get("little_endian") is not True:
         raise WeightsError(f"system info {info!r}: only files written on little-endian "
                            "machines are supported")
-    tensors = tensors_of(next_pickle(storage_ids(True)))
+    tensors = tensors_of(next_pickle())
     keys = next_pickle()
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)
             and len(set(keys)) == len(keys)):

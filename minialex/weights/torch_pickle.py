@@ -14,14 +14,19 @@ here that checks its arguments and records what to read; everything else is refu
 * ``collections.OrderedDict`` -> ``StateDict``, a dict whose only BUILD (``__setstate__``)
   is the ``_metadata`` attribute that ``Module.state_dict()`` attaches.
 
-Nothing is allocated while unpickling: ``check_layout`` compares every tensor with the bytes
+``load_pickle`` first walks the opcodes with ``pickletools.genops``, which checks every length
+against the bytes really there: CPython's unpickler would allocate a declared length (up to
+2**63 bytes) before reading it. Nothing else is allocated while unpickling: ``check_layout``
+compares every tensor with the bytes
 its storage really has in the file, then ``build_arrays`` makes the NumPy arrays.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import pickle
+import pickletools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -186,6 +191,20 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> StorageRef:
         return self._storage_id(pid)
+
+
+# protocol 5's out-of-band buffers: never in a file torch writes
+_REFUSED_OPCODES = {"NEXT_BUFFER", "READONLY_BUFFER", "BYTEARRAY8"}
+
+
+def load_pickle(stream: io.BytesIO, storage_id: Callable[[Any], StorageRef]) -> Any:
+    """Unpickle the next pickle in ``stream`` after checking its opcodes are complete."""
+    start = stream.tell()
+    for opcode, _, _ in pickletools.genops(stream):  # stops after STOP
+        if opcode.name in _REFUSED_OPCODES:
+            raise WeightsError(f"refusing pickle opcode {opcode.name}")
+    stream.seek(start)
+    return RestrictedUnpickler(stream, storage_id).load()
 
 
 def storage_ids(legacy: bool) -> Callable[[Any], StorageRef]:
