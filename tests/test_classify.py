@@ -208,3 +208,17 @@ def test_command_rejects_a_bad_top_before_loading(capsys):
 def test_prediction_rows_are_data():
     p = Prediction("x.jpg", (3, 7), ("a", "b"), (0.75, 0.25))
     assert p.rows() == [(1, 0.75, 3, "a"), (2, 0.25, 7, "b")]
+
+
+def test_python_m_minialex_classify_reports_a_bad_weights_file_in_one_line(tmp_path, capsys):
+    from minialex.cli import main
+
+    photo = save_image(tmp_path / "p.png", np.zeros((240, 240, 3), np.uint8))
+    assert main(["classify", str(photo)]) == 2
+    assert "alexnet-owt-7be5be79.pth" in capsys.readouterr().err
+    notes = tmp_path / "notes.pth"
+    notes.write_text("not weights")
+    assert main(["classify", str(photo), "--weights", str(notes)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("minialex classify: error: ")
+    assert str(notes) in err[0] and "not a weights file" in err[0]

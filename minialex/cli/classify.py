@@ -55,11 +55,18 @@ def run(args: argparse.Namespace) -> int:
         print(NO_WEIGHTS, file=sys.stderr)
         return 2
     from minialex.classify import classify
+    from minialex.data.imagenet import probe_image
     from minialex.models import alexnet
 
-    failed = [path for path in args.images if not os.path.isfile(path)]
-    for path in failed:
-        print(f"minialex classify: error: {path}: no such file", file=sys.stderr)
+    failed = []
+    for path in args.images:  # read the headers first, before the weights file
+        try:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{path}: no such file")
+            probe_image(path)
+        except (ValueError, OSError) as exc:
+            print(f"minialex classify: error: {exc}", file=sys.stderr)
+            failed.append(path)
     todo = [path for path in args.images if path not in failed]
     if not todo:
         return 2

@@ -56,20 +56,14 @@ def _pil() -> Any:
     return Image
 
 
-def open_rgb(path: str | os.PathLike[str]) -> Any:
-    """The image file as a decoded RGB ``PIL.Image`` (as torchvision's loader converts it).
-
-    Raises FileNotFoundError for a missing file and ValueError naming the file for anything
-    that is not a readable image, including one with more pixels than Pillow's
-    decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million), which would
-    otherwise be decoded into memory whatever its file size.
-    """
+def _read(path: str, decode: bool) -> Any:
     Image = _pil()
-    path = os.fspath(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(path) as img:  # reads the header; checks the pixel count
+                if not decode:
+                    return img.size
                 img.load()  # decode now, so a truncated file fails here
                 return img.convert("RGB")
     except (FileNotFoundError, IsADirectoryError):
@@ -79,6 +73,23 @@ def open_rgb(path: str | os.PathLike[str]) -> Any:
     except Exception as exc:  # Pillow reports bad data with several exception types
         raise ValueError(f"{path}: not a readable image: truncated, corrupt or not an image "
                          f"file ({type(exc).__name__}: {exc})") from None
+
+
+def probe_image(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) from the file's header without decoding it: a cheap check that a file
+    is an image of acceptable size, before long work. Errors as ``open_rgb``."""
+    return _read(os.fspath(path), decode=False)
+
+
+def open_rgb(path: str | os.PathLike[str]) -> Any:
+    """The image file as a decoded RGB ``PIL.Image`` (as torchvision's loader converts it).
+
+    Raises FileNotFoundError for a missing file and ValueError naming the file for anything
+    that is not a readable image, including one with more pixels than Pillow's
+    decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million), which would
+    otherwise be decoded into memory whatever its file size.
+    """
+    return _read(os.fspath(path), decode=True)
 
 
 def resize_shorter_side(img: Any, size: int = RESIZE) -> Any:
