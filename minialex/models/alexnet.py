@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 
 from minialex import nn
 from minialex.functional._checks import check_positive_int
+from minialex.models.pretrained import load_pretrained
 from minialex.nn import init
 from minialex.nn.module import Module, Sequential
 from minialex.nn.rules import describe
@@ -90,7 +92,7 @@ VARIANTS: dict[str, VariantSpec] = {v.name: v for v in (
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 _OPTIONS = ("num_classes", "activation", "num_conv", "dropout", "lrn", "pool", "ceil_mode",
-            "fc_bias", "input_shape", "width", "batch_norm", "init")
+            "fc_bias", "input_shape", "width", "batch_norm", "init", "weights")
 _POOL_SPEC = re.compile(r"^(\d+)x(\d+)/(\d+)$")
 
 
@@ -165,7 +167,7 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
             pool: str | None = None, ceil_mode: bool = False, fc_bias: bool = True,
             input_shape: tuple[int, int, int] | None = None, width: float = 1.0,
             batch_norm: bool | None = None, init: str | None = None,
-            **unknown: Any) -> AlexNet:
+            weights: str | os.PathLike[str] | None = None, **unknown: Any) -> AlexNet:
     """Build an AlexNet ``variant`` (see ``VARIANTS``); ``None`` options take its defaults.
 
     Options (on every variant):
@@ -188,6 +190,9 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
         init: "paper", "torch", "keras" or "kaiming" (docs/alexnet_variants.md); default the
             variant's own, e.g. ``original-100`` with ``init="kaiming"`` starts like
             ``cifar-small``.
+        weights: a weights file to load after building (``minialex.weights.load_weights``
+            formats), e.g. torchvision's ``alexnet-owt-7be5be79.pth`` for ``"torchvision"``;
+            torchvision's names are mapped (``models.pretrained``), every shape is checked.
     Returns an AlexNet whose layers are named conv1, relu1, lrn1, pool1, ..., fc8.
     Raises ValueError for an unknown variant or option (listing the valid ones) and a
     LayerError (a ValueError) naming the layer when the input size cannot pass through.
@@ -273,6 +278,8 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
 
     model = AlexNet(layers, variant, shape, stages, width)
     _INITIALISERS[init_name](model, activation)
+    if weights is not None:
+        load_pretrained(model, weights, what=f"alexnet({variant!r})")
     return model
 
 
