@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import assert_close_scaled, requires_cupy
+from helpers import assert_close_scaled, requires_cupy
 
 import minialex
 import minialex.functional as F

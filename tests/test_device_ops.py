@@ -10,7 +10,7 @@ elsewhere). Float64 gradchecks on the device add finite differences as a direct 
 from __future__ import annotations
 
 import pytest
-from conftest import array_module, assert_close_scaled, requires_cupy
+from helpers import array_module, assert_close_scaled, requires_cupy
 
 import minialex
 import minialex.functional as F

@@ -17,7 +17,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import DEVICE_BACKEND, assert_close_scaled, requires_cupy
+from helpers import DEVICE_BACKEND, assert_close_scaled, requires_cupy
 
 import minialex.functional as F
 from minialex import Tensor, backend, nn

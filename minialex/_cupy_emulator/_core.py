@@ -251,8 +251,7 @@ class ndarray:  # noqa: N801 - CuPy's name
         return format(self._a, spec) if self._a.ndim else format(self._a.item(), spec)
 
     def __reduce__(self) -> Any:  # pickling goes through the host, as on CuPy
-        from minialex._cupy_emulator._functions import array
-        return array, (self.get(),)
+        return wrap, (self.get(),)
 
     # ---------------------------------------------------------------- host -> device
     def set(self, arr: Any, stream: Any = None) -> None:
@@ -369,11 +368,11 @@ class ndarray:  # noqa: N801 - CuPy's name
 
     # ---------------------------------------------------------------- indexing
     def __getitem__(self, key: Any) -> ndarray:
-        key = _index(key)
+        key = device_index(key)
         return wrap(self._a[key])
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        key = _index(key)
+        key = device_index(key)
         advanced = any(isinstance(k, numpy.ndarray) for k in
                        (key if isinstance(key, tuple) else (key,)))
         if isinstance(value, ndarray):
@@ -443,7 +442,7 @@ ndarray.__divmod__ = _binary(numpy.divmod, "divmod")[0]  # type: ignore[attr-def
 ndarray.__rdivmod__ = _binary(numpy.divmod, "divmod")[1]  # type: ignore[attr-defined]
 
 
-def _index(key: Any) -> Any:
+def device_index(key: Any) -> Any:
     """An index with device arrays replaced by their NumPy arrays (host arrays and lists are
     allowed: CuPy copies them to the device). A boolean mask costs a sync: CuPy reads the
     number of True values back to size the result."""

@@ -18,6 +18,7 @@ from minialex._cupy_emulator._core import (
     Device,
     check_dtype,
     count_sync,
+    device_index,
     host_error,
     ndarray,
     poison,
@@ -148,13 +149,12 @@ class ufunc:  # noqa: N801 - CuPy's name
 
     def at(self, a: Any, indices: Any, b: Any = None) -> None:
         """In place ``a[indices] op= b``; repeated indices all apply (np.add.at semantics)."""
-        from minialex._cupy_emulator._core import _index
-
         impl = self._method("at")
         if not isinstance(a, ndarray):
             raise TypeError(f"cupy.{self.name}.at: a must be a cupy.ndarray, got "
                             f"{type(a).__name__}")
-        impl(a._a, _index(indices), *(() if b is None else (self._input(b, f"{self.name}.at"),)))
+        values = () if b is None else (self._input(b, f"{self.name}.at"),)
+        impl(a._a, device_index(indices), *values)
 
     def _reduction(self, method: str, array: Any, *args: Any, **kwargs: Any) -> Any:
         impl = self._method(method)
