@@ -294,7 +294,7 @@ def sync_count() -> int:
 
 def synchronize() -> None:
     """Wait until the GPU has finished the work queued so far (for timing); no-op elsewhere."""
-    if _gpu_module is not None and _gpu_module is _cupy and _cupy is not None:
+    if _cupy is not None and _probe_result == [None]:  # CuPy is in use on a working GPU
         _cupy.cuda.get_current_stream().synchronize()
 
 
