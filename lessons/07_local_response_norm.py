@@ -311,7 +311,7 @@ step, and see whether its advantage shrinks as the plain network catches up:
 paper's): at which activation scale does the layer start to inhibit?
 
 Next: lesson 08, overlapping pooling (python lessons/08_overlapping_pooling.py). The
-exercise that goes with this lesson is LRN forward and backward:
+exercise that goes with this lesson is LRN forward and backward, exercises/lrn.py:
 
-    python -m minialex exercises
+    python -m minialex check lrn
 """)

@@ -319,8 +319,9 @@ save_figure(fig, args, "connectivity")
 # %%
 section("Try this")
 say("""
-1. Count what a third tower would save: build alexnet("paper") and a copy of its conv2 with
-groups=4 (nn.Conv2d(96, 256, 5, padding=2, groups=4)) and compare parameter counts.
+1. Count what four towers would save: build conv2 with groups=4
+(nn.Conv2d(96, 256, 5, padding=2, groups=4)) and compare its parameter count with the
+groups=2 layer of alexnet("paper") and the groups=1 layer of alexnet("single").
 
 2. Run the two-tower split on the small paper-wired network and check that the exchange
 points and the logits' agreement do not depend on the size:
@@ -330,8 +331,7 @@ points and the logits' agreement do not depend on the size:
 3. In section 4, normalise across the tower boundary as the one-device model does and count
 how many logits change beyond float32 rounding.
 
-Next: lesson 12, training AlexNet end to end (python lessons/12_training_alexnet.py). The
-exercise that goes with this lesson is the convolution forward pass, groups included:
+Next: lesson 12, training AlexNet end to end:
 
-    python -m minialex exercises
+    python lessons/12_training_alexnet.py
 """)

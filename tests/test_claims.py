@@ -203,3 +203,24 @@ def test_claims_command_prints_the_ledger(book, tmp_path: Path, capsys, monkeypa
     data = json.loads(capsys.readouterr().out)
     assert data["rows"] and all(r["verdict"] == NOT_HERE for r in data["rows"])
     assert sum(data["counts"].values()) >= 40
+
+
+def test_readme_ledger_excerpt_and_counts_are_current(book) -> None:
+    import re
+
+    from minialex.cli.claims import format_row
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- claims-output:begin -->\n```text\n(.*?)```", readme, re.S)
+    assert block, "README has no claims-output block"
+    printed = [line for i, row in enumerate(book, start=1) for line in format_row(i, row)]
+    for line in block.group(1).splitlines():
+        assert line in printed, f"not printed any more: {line}"
+    counts = re.search(r"<!-- claims-counts:begin -->\n(.*?)<!-- claims-counts:end -->",
+                       readme, re.S).group(1)
+    computed = [row for row in book if row.verdict != PENDING]
+    expected = (f"{len(book)} claims: {len(computed)} computed on the spot "
+                f"({book.counts()[REPRODUCED]} reproduced, {book.counts()[SHOWN_WRONG]} shown "
+                f"wrong, {book.counts()[NOT_HERE]} not reproducible here) and "
+                f"{len(book) - len(computed)} measured by the lessons.")
+    assert " ".join(counts.split()) == expected
