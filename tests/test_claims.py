@@ -107,6 +107,8 @@ def test_shapes_and_compute_by_hand(book) -> None:
     _check(book, "dutta-pool", SHOWN_WRONG, ", ".join(map(str, sizes)))
     _check(book, "dutta-conv1", SHOWN_WRONG, f"is {(227 - 11) // 4}")
     _check(book, "towers", REPRODUCED, "conv3 groups=1", "conv4 groups=2")
+    _check(book, "paper-init", REPRODUCED, "bias 1 in conv2, conv4, conv5, fc6, fc7",
+           "0 in conv1, conv3, fc8")
 
 
 def test_the_sources_own_arithmetic_by_hand(book) -> None:

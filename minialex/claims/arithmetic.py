@@ -176,12 +176,13 @@ def _order_row(order: list[str]) -> Iterator[Row]:
     from minialex import backend, tensor
     from minialex.functional import local_response_norm, max_pool2d
 
-    rng = backend.default_rng(0)
-    acts = tensor((20.0 * backend.np.maximum(rng.standard_normal((1, 96, 55, 55)), 0.0))
-                  .astype(backend.np.float32))  # ReLU outputs at a raw-pixel scale
+    host = backend.np  # host arrays whatever the default backend (about 1 MB)
+    rng = host.random.default_rng(0)
+    acts = tensor((20.0 * host.maximum(rng.standard_normal((1, 96, 55, 55)), 0.0))
+                  .astype(host.float32))  # ReLU outputs at a raw-pixel scale
     paper_way = max_pool2d(local_response_norm(acts), 3, 2).numpy()
     table_way = local_response_norm(max_pool2d(acts, 3, 2)).numpy()
-    diff = float(abs(paper_way - table_way).max() / abs(paper_way).max())
+    diff = float(host.abs(paper_way - table_way).max() / host.abs(paper_way).max())
     yield Row("pool-lrn-order", "block 1 is conv -> max-pool -> normalisation (Norm #1 after "
               "Max Pool #1)", f"{SARKAR}, architecture table", "lesson 07",
               f"the paper's order: {' -> '.join(order)}; the two orders differ by up to "
@@ -193,16 +194,19 @@ def _order_row(order: list[str]) -> Iterator[Row]:
 
 def _init_row(model: Any) -> Row:
     """The paper's initialisation (section 5), read from the built model."""
-    xp_std = [float(layer.weight.data.ravel()[:200_000].std())
-              for _, layer in model.named_children() if hasattr(layer, "weight")]
-    biases = {name: float(layer.bias.data.mean()) for name, layer in model.named_children()
+    weight_std = [float(layer.weight.data.ravel()[:200_000].std())
+                  for _, layer in model.named_children() if hasattr(layer, "weight")]
+    biases = {name: float(abs(layer.bias.data).max()) for name, layer in model.named_children()
               if getattr(layer, "bias", None) is not None}
-    ones = [n for n, b in biases.items() if b == 1.0]
+    ones = [n for n in biases if float(getattr(model, n).bias.data.min()) == 1.0 == biases[n]]
+    zeros = [n for n, b in biases.items() if b == 0.0]
     return Row("paper-init", "weights from N(0, 0.01); biases 1 in conv2, conv4, conv5 and the "
                "hidden FC layers, 0 elsewhere", f"{PAPER}, section 5", "lesson 15",
-               f"weight std {min(xp_std):.4f}-{max(xp_std):.4f}; bias 1 in {', '.join(ones)}",
-               _verdict(all(_close(s, 0.01, 0.02) for s in xp_std)
-                        and ones == ["conv2", "conv4", "conv5", "fc6", "fc7"]),
+               f"weight std {min(weight_std):.4f}-{max(weight_std):.4f}; bias 1 in "
+               f"{', '.join(ones)}; 0 in {', '.join(zeros)}",
+               _verdict(all(_close(s, 0.01, 0.02) for s in weight_std)
+                        and ones == ["conv2", "conv4", "conv5", "fc6", "fc7"]
+                        and len(ones) + len(zeros) == len(biases)),
                "biases of 1 start the ReLUs in their active region; lesson 15 measures how "
                "little of the image N(0, 0.01) passes forward")
 
