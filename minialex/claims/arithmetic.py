@@ -3,8 +3,24 @@
 Every measured number here comes from the library (``alexnet`` models read by shape
 inference: ``minialex.nn.shapes.layer_record``, ``count_params``, ``layer_arithmetic``) or from
 redoing a source's arithmetic with its own numbers; verdicts follow from comparing them with
-the claimed value. Comments give the line of each quote in the text copies the project works
-from.
+the claimed value.
+
+Where each quote is, by line of the text copies the project works from (the paper itself is
+cited by section): paper-params: Keras notebook 9, Dutta 14; paper-neurons: Dutta 14;
+input-224: 227 in Sarkar and Tambat 20-21 and the Keras notebook 23-37; shape-chain: Sarkar
+and Tambat 20-30; fc6-input: Keras notebook 69; lrn-constants: the formula only in Sarkar
+and Tambat 44 and the Keras notebook 99; pool-lrn-order: Sarkar and Tambat 22-23 and 25-26;
+overlapping-pool: Sarkar and Tambat 46, Dutta 28; dropout-0.5: Keras notebook 9, Sarkar and
+Tambat 48, Sahu et al. 20; towers: Sahu et al. 18; sahu-48-kernels: Sahu et al. 16 and 29;
+sahu-conv345: Sahu et al. 18; paper-budget: 1.2 million images also in Dutta 14; nb-conv1:
+Keras notebook 48; nb-conv2: 53; nb-total and nb-62.3: 76; nb-param-share and
+nb-compute-share: 77; nb-total-compute: 76; nb-same-padding: 23 (and 'valid' in 29);
+nb-6-classes: 43 against Dense(10) in 193; keras-conv12: Keras notebook 211-215, Dutta
+296-304; dutta-totals: Dutta 362-364; dutta-pool: Dutta 175 and 296-328; dutta-conv1: Dutta
+22; dutta-pool5: Dutta 102; dutta-test-on-train: Dutta 282-286 and 366; two-3x3: Sarkar and
+Tambat 66; ilsvrc-2012: Sarkar and Tambat 70; sahu-10pct: Sahu et al. 12;
+sahu-text-vs-table: Sahu et al. 55-60; w-89pct, w-halves, w-43pct, w-20pct: Waghmare 80;
+w-half-loss: Waghmare 76; w-92pct: Waghmare 84.
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ the comparison and records it in ``OUT/results/NN.json`` (``NN.quick.json`` for 
 ``--quick`` run) with the run's settings and a timestamp. Each row below names the lesson and
 the start of the ``what`` it records. A default run's file is preferred to a quick one; a
 quick result is flagged as such. With no file, the row says which lesson to run.
+
+Where each quote is, by line of the source text copies (the paper by section): relu-6x:
+Keras notebook 10 and 88-92, Dutta 118; w-depth: Waghmare 64-66; w-dropout: Waghmare 76;
+w-epochs: Waghmare 45 and 56; sahu-losses: Sahu et al. 55-58; sahu-dead-relu: Sahu et al.
+62; vanishing: Sarkar and Tambat 64; augment-overfit: Sarkar and Tambat 47.
 """
 
 from __future__ import annotations
