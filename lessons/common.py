@@ -90,7 +90,7 @@ def lesson_args(description: str | None,
                              "that can use it; the default is the generated shapes dataset")
     if epochs is not None:
         quick_note = f", {quick_epochs} with --quick" if quick_epochs is not None else ""
-        parser.add_argument("--epochs", type=_positive_int, default=None,
+        parser.add_argument("--epochs", type=positive_int, default=None,
                             help=f"training epochs (default {epochs}{quick_note})")
     if lr is not None:
         parser.add_argument("--lr", type=float, default=lr,
@@ -116,7 +116,8 @@ def lesson_args(description: str | None,
     return args
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type for counts (epochs, batch sizes): an integer >= 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
