@@ -321,8 +321,7 @@ names the layer that cannot fit; add --ceil-mode and the printed sizes come back
 
 3. Give conv1 padding 2 in PAPER above (torchvision's choice) and run the lesson again: which
 input sizes now end in 6x6x256?
-""")
-say("""
+
 Next: lesson 05, assembling AlexNet (python lessons/05_assembling_alexnet.py). The exercise
 that goes with this lesson: the output-size formula for a whole network
 (python -m minialex exercises lists it).

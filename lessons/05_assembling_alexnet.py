@@ -196,8 +196,7 @@ mult-adds sit?
 
 3. The network of the later lessons: python -m minialex summary --variant cifar-small (a
 32x32 input). Is the conv/FC split still the same at that size?
-""")
-say("""
+
 Next: the paper's ingredients one at a time, starting with the ReLU: lesson 06
 (python lessons/06_relu_vs_tanh.py).
 """)
