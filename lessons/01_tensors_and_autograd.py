@@ -260,5 +260,7 @@ check it against a hand derivative the way section 2 does.
 3. Set depth in section 5 to 500, then 900: find the longest chain the recursive sort
 survives on your Python (sys.getrecursionlimit() says where the limit is).
 
-Next: lesson 02, checking gradients (python lessons/02_checking_gradients.py).
+Next: lesson 02, checking gradients:
+
+    python lessons/02_checking_gradients.py
 """)

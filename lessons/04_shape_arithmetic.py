@@ -312,17 +312,23 @@ save_figure(fig, args, "spatial_sizes")
 # %%
 section("Try this")
 say("""
-1. See minialex flag the uneven divisions itself: python -m minialex summary --variant paper
---input 3,224,224 --trace marks each one and stops at fc6, whose input width no longer
-fits (compare --input 3,227,227).
+1. Let minialex flag the uneven divisions itself: at 224 the trace marks each one and stops
+at fc6, whose input width no longer fits; compare with 227.
 
-2. Build Dutta's code as printed: python -m minialex summary --variant keras-bn --pool 3x3/2
-names the layer that cannot fit; add --ceil-mode and the printed sizes come back.
+    python -m minialex summary --variant paper --input 3,224,224 --trace
+    python -m minialex summary --variant paper --input 3,227,227 --trace
+
+2. Build Dutta's code as printed: with 3x3/2 pooling the error names the layer that cannot
+fit; with ceil mode the printed sizes come back.
+
+    python -m minialex summary --variant keras-bn --pool 3x3/2
+    python -m minialex summary --variant keras-bn --pool 3x3/2 --ceil-mode --trace
 
 3. Give conv1 padding 2 in PAPER above (torchvision's choice) and run the lesson again: which
 input sizes now end in 6x6x256?
 
 Next: lesson 05, assembling AlexNet (python lessons/05_assembling_alexnet.py). The exercise
-that goes with this lesson: the output-size formula for a whole network
-(python -m minialex exercises lists it).
+that goes with this lesson is the output-size formula for a whole network:
+
+    python -m minialex exercises
 """)

@@ -186,17 +186,22 @@ save_figure(fig, args, "params_vs_compute")
 # %%
 section("Try this")
 say("""
-1. Time bigger batches: python lessons/05_assembling_alexnet.py --batch 64. Each FC weight
-is read once per pass and used once per image, so the FC layers' share of the time should
-fall as the batch grows; does it?
+1. Time bigger batches. Each FC weight is read once per pass and used once per image, so
+the FC layers' share of the time should fall as the batch grows; does it?
+
+    python lessons/05_assembling_alexnet.py --batch 64
 
 2. The same accounting for torchvision's AlexNet (64 filters in conv1, no LRN, 224 input):
-python -m minialex summary --variant torchvision. Where do its parameters and its
-mult-adds sit?
+where do its parameters and its mult-adds sit?
 
-3. The network of the later lessons: python -m minialex summary --variant cifar-small (a
-32x32 input). Is the conv/FC split still the same at that size?
+    python -m minialex summary --variant torchvision
 
-Next: the paper's ingredients one at a time, starting with the ReLU: lesson 06
-(python lessons/06_relu_vs_tanh.py).
+3. The network of the later lessons, sized for 32x32 images: is the conv/FC split still the
+same at that size?
+
+    python -m minialex summary --variant cifar-small
+
+Next: the paper's ingredients one at a time, starting with the ReLU in lesson 06:
+
+    python lessons/06_relu_vs_tanh.py
 """)

@@ -250,14 +250,23 @@ Measured: tanh needs {ratio:.1f}x the iterations of ReLU with normalised inputs 
 # %%
 section("Try this")
 say("""
-1. The paper tuned each network's learning rate; here both share one. Rerun race 1 with
-python lessons/06_relu_vs_tanh.py --lr 0.01 and with --lr 0.1: does the ratio move?
+1. The paper tuned each network's learning rate; here both share one. Rerun race 1 with a
+smaller and a larger one: does the ratio move?
 
-2. Train longer, python lessons/06_relu_vs_tanh.py --epochs 12, to see whether both networks
-reach the paper's 25% threshold (the lesson falls back to a lower bar when they do not).
+    python lessons/06_relu_vs_tanh.py --lr 0.01
+    python lessons/06_relu_vs_tanh.py --lr 0.1
 
-3. Use the paper's own data: --data-dir DIR with the CIFAR-10 python batches
-(cifar-10-batches-py) races on 10,000 real 32x32 images.
+2. Train longer, to see whether both networks reach the paper's 25% threshold (the lesson
+falls back to a lower bar when they do not):
 
-Next: lesson 07, local response normalisation (python lessons/07_local_response_norm.py).
+    python lessons/06_relu_vs_tanh.py --epochs 12
+
+3. Race on the paper's own data, 10,000 real 32x32 CIFAR-10 images (DIR holds the python
+batches, cifar-10-batches-py):
+
+    python lessons/06_relu_vs_tanh.py --data-dir DIR
+
+Next: lesson 07, local response normalisation:
+
+    python lessons/07_local_response_norm.py
 """)

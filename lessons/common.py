@@ -139,12 +139,19 @@ def section(title: str) -> None:
 
 
 def say(text: str) -> None:
-    """Print a paragraph wrapped at 88 columns (blank lines in ``text`` separate paragraphs)."""
-    paragraphs = [p for p in textwrap.dedent(text).strip().split("\n\n") if p.strip()]
+    """Print a paragraph wrapped at 88 columns (blank lines in ``text`` separate paragraphs).
+
+    A paragraph whose lines are all indented (a formula, commands to copy) prints as written.
+    """
+    paragraphs = [p for p in textwrap.dedent(text).strip("\n").split("\n\n") if p.strip()]
     for i, paragraph in enumerate(paragraphs):
         if i:
             print()
-        print(textwrap.fill(" ".join(paragraph.split()), width=WIDTH))
+        lines = [line for line in paragraph.splitlines() if line.strip()]
+        if all(line.startswith(" ") for line in lines):
+            print("\n".join(line.rstrip() for line in lines))
+        else:
+            print(textwrap.fill(" ".join(paragraph.split()), width=WIDTH))
 
 
 def chance_range(rate: float, n: int) -> float:
