@@ -3,7 +3,8 @@
     python examples/gradcheck_your_own_layer.py
 
 1. The op: forward on arrays, and a ``_backward(g)`` beside it that turns the upstream gradient
-   ``g`` into the input's gradient.
+   ``g`` into the input's gradient and hands it to ``x.accumulate_grad``; ``Tensor.from_op``
+   records the output in the graph (the public op-writing API, the one minialex's own ops use).
 2. ``minialex.gradcheck`` compares that backward with central differences (float64).
 3. A hypothesis property runs the same check on many random shapes and values
    (``minialex.testing`` holds the strategies; hypothesis comes with ``pip install -e ".[dev]"``).
@@ -24,9 +25,9 @@ def leaky_relu(x: Tensor, slope: float = 0.1) -> Tensor:
     out = xp.where(positive, x.data, slope * x.data)
 
     def _backward(g):
-        x._accumulate(xp.where(positive, g, slope * g))  # dy/dx is 1 or slope
+        x.accumulate_grad(xp.where(positive, g, slope * g))  # dy/dx is 1 or slope
 
-    return Tensor._result(out, (x,), "leaky_relu", _backward)
+    return Tensor.from_op(out, (x,), _backward, op="leaky_relu")
 
 
 def leaky_relu_buggy(x: Tensor, slope: float = 0.1) -> Tensor:
@@ -35,9 +36,9 @@ def leaky_relu_buggy(x: Tensor, slope: float = 0.1) -> Tensor:
     out = xp.where(x.data > 0, x.data, slope * x.data)
 
     def _backward(g):
-        x._accumulate(g)
+        x.accumulate_grad(g)
 
-    return Tensor._result(out, (x,), "leaky_relu_buggy", _backward)
+    return Tensor.from_op(out, (x,), _backward, op="leaky_relu_buggy")
 
 
 def away_from_kink(a):

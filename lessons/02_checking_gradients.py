@@ -10,6 +10,7 @@ a full-size AlexNet convolution in a few forward passes with the directional mod
 Run: python lessons/02_checking_gradients.py [--quick]
 """
 
+# %%
 from __future__ import annotations
 
 from typing import Any
@@ -35,7 +36,12 @@ def f_prime(x: Any) -> Any:
     return (1 - t * t) * np.exp(x) + t * np.exp(x)
 
 
-# ----------------------------------------------------------------------------------------
+# %% [markdown]
+# ## 1. Central differences and their two errors
+# The step eps trades truncation error (large eps) against rounding error (small eps); the
+# curve of the total error against eps is a V whose bottom depends on the dtype.
+
+# %%
 section("1. Central differences and their two errors")
 say(f"""
 The derivative is the limit of a difference quotient. Central differences,
@@ -101,7 +107,10 @@ fig.axes[0].invert_xaxis()
 save_figure(fig, args, "eps_v_shape")
 
 
-# ----------------------------------------------------------------------------------------
+# %% [markdown]
+# ## 2. `rel_error`: how close is close?
+
+# %%
 section("2. rel_error: how close is close?")
 say("""
 Absolute differences depend on the scale of the gradient, so checks compare relative errors:
@@ -116,12 +125,20 @@ for label, other in (("identical", a.copy()), ("differs by 1e-9", a + 1e-9),
     print(f"  {label:<28} rel_error = {minialex.rel_error(a, other):.1e}")
 
 
-# ----------------------------------------------------------------------------------------
+# %% [markdown]
+# ## 3. Writing an op, with a bug, and catching it
+# An op is a forward computation on arrays plus a `backward(g)` closure beside it, recorded
+# with the public `Tensor.from_op(data, parents, backward, op="name")`; the closure hands each
+# input its gradient with `input.accumulate_grad(...)`. `help(minialex.functional)` shows the
+# same pattern as a template, checked with gradcheck and a hypothesis property.
+
+# %%
 section("3. Writing an op, with a bug, and catching it")
 say("""
 A minialex op computes its output and defines its backward beside it: backward receives the
-upstream gradient g = dL/d(output) and adds dL/d(input) to the input. Tensor._result wires the
-result into the graph (this is how every op in minialex.functional is written). The sigmoid
+upstream gradient g = dL/d(output) and hands dL/d(input) to input.accumulate_grad;
+Tensor.from_op wires the result into the graph (this is how every op in minialex.functional
+is written). The sigmoid
 s = 1 / (1 + e^-x) has derivative s (1 - s); the buggy version forgets the (1 - s).
 """)
 Tensor = minialex.Tensor
@@ -131,16 +148,16 @@ def my_sigmoid(x: Tensor, buggy: bool = False) -> Tensor:
     s = 1.0 / (1.0 + np.exp(-x.data))
 
     def backward(g: Any) -> None:
-        x._accumulate(g * s if buggy else g * s * (1 - s))
-    return Tensor._result(s, (x,), "my_sigmoid", backward)
+        x.accumulate_grad(g * s if buggy else g * s * (1 - s))
+    return Tensor.from_op(s, (x,), backward, op="my_sigmoid")
 
 
 def my_leaky_relu(x: Tensor, slope: float = 0.1) -> Tensor:
     out = np.where(x.data > 0, x.data, slope * x.data)
 
     def backward(g: Any) -> None:
-        x._accumulate(np.where(x.data > 0, g, g))  # bug: forgot * slope for negative inputs
-    return Tensor._result(out, (x,), "my_leaky_relu", backward)
+        x.accumulate_grad(np.where(x.data > 0, g, g))  # bug: forgot * slope for negative inputs
+    return Tensor.from_op(out, (x,), backward, op="my_leaky_relu")
 
 
 rng = np.random.default_rng(args.seed)
@@ -169,7 +186,12 @@ except TypeError as exc:
     say(f"float32 input refused: {exc}")
 
 
-# ----------------------------------------------------------------------------------------
+# %% [markdown]
+# ## 4. A full-size AlexNet convolution, checked in a few passes
+# Element-by-element checks cost two forward passes per number; the directional mode costs
+# three passes in all.
+
+# %%
 section("4. A full-size AlexNet convolution, checked in a few passes")
 if args.quick:
     name, (c_in, size, c_out, k, pad, groups) = "conv5 at 7x7 (quick)", (384, 7, 256, 3, 1, 2)
@@ -210,4 +232,34 @@ say("""
 One random direction can in principle miss an error orthogonal to it, but a wrong backward
 is almost never orthogonal to a random direction; the element-wise check on small shapes and
 the directional one on full-size layers complement each other.
+""")
+
+
+# %% [markdown]
+# ## Try this
+
+# %%
+section("Try this")
+say("""
+1. Make the sigmoid bug subtle: in my_sigmoid, multiply the correct gradient by 1.001 instead
+of dropping (1 - s), and run `python lessons/02_checking_gradients.py --quick`. Does
+gradcheck's default tolerance (atol=1e-5, rtol=1e-3) catch a 0.1% error? Find the rtol that
+does, and check against section 1's float64 numbers that central differences are accurate
+enough for it.
+
+2. Run the full lesson, `python lessons/02_checking_gradients.py` (no --quick): it draws 512
+points instead of 64 for the V and checks the paper's conv2 (96 -> 256 channels, 5x5,
+groups=2) instead of conv5 on a 7x7 map. Compare the best eps and the directional check's
+time with the --quick run; `--seed 1` draws other inputs for sections 3 and 4.
+
+3. Write your own op with Tensor.from_op and accumulate_grad (the template is in
+`python -c "import minialex.functional as F; help(F)"`), then run
+`python examples/gradcheck_your_own_layer.py` to see a hypothesis property check a layer on
+50 random shapes.
+""")
+print()
+say("""
+Next: lesson 03 (`python lessons/03_convolution_im2col.py`): the convolution as im2col and one
+matrix product, with its backward checked the way this lesson checks gradients. Or start on
+the exercises: `python -m minialex exercises` lists them.
 """)

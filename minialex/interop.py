@@ -2,8 +2,8 @@
 
 Used as an oracle by the tests (same weights, same input -> same logits) and as the
 reference in the benchmarks. PyTorch is optional and imported only when called.
-LRN is the one layer whose arguments differ: PyTorch divides alpha by the window size, so
-the paper's alpha becomes ``alpha * size`` on the torch side.
+Each layer type's twin is its entry in ``minialex.nn.rules.LAYER_RULES`` (LRN's alpha is
+multiplied by the window size there, since PyTorch divides it by the size).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from minialex import nn as mnn
+from minialex.nn.rules import rule_for
 
 __all__ = ["to_torch"]
 
@@ -25,38 +26,15 @@ def _torch() -> Any:
 
 
 def _layer(torch: Any, m: mnn.Module) -> Any:
-    """The torch.nn equivalent of one minialex leaf layer (weights copied)."""
-    tnn = torch.nn
-    if isinstance(m, mnn.Conv2d):
-        layer = tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
-                           groups=m.groups, bias=m.bias is not None)
-    elif isinstance(m, mnn.Linear):
-        layer = tnn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
-    elif isinstance(m, mnn.MaxPool2d):
-        return tnn.MaxPool2d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode)
-    elif isinstance(m, mnn.AvgPool2d):
-        return tnn.AvgPool2d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode)
-    elif isinstance(m, mnn.AdaptiveAvgPool2d):
-        return tnn.AdaptiveAvgPool2d(m.output_size)
-    elif isinstance(m, mnn.LocalResponseNorm):
-        return tnn.LocalResponseNorm(m.size, alpha=m.alpha * m.size, beta=m.beta, k=m.k)
-    elif isinstance(m, (mnn.BatchNorm1d, mnn.BatchNorm2d)):
-        cls = tnn.BatchNorm1d if isinstance(m, mnn.BatchNorm1d) else tnn.BatchNorm2d
-        layer = cls(m.num_features, eps=m.eps, momentum=m.momentum)
-    elif isinstance(m, mnn.Dropout):
-        return tnn.Dropout(m.p)
-    elif isinstance(m, mnn.ReLU):
-        return tnn.ReLU()
-    elif isinstance(m, mnn.Tanh):
-        return tnn.Tanh()
-    elif isinstance(m, mnn.Sigmoid):
-        return tnn.Sigmoid()
-    elif isinstance(m, mnn.Flatten):
-        return tnn.Flatten(m.start_dim, m.end_dim)
-    else:
+    """The torch.nn equivalent of one minialex leaf layer (weights copied); the layer's rule in
+    ``minialex.nn.rules`` says which it is."""
+    rule = rule_for(m)
+    if rule is None or rule.torch is None:
         raise TypeError(f"to_torch: no PyTorch equivalent known for {type(m).__name__}")
+    layer = rule.torch(m, torch.nn)
     state = {name: torch.from_numpy(v) for name, v in m.state_dict().items()}  # host copies
-    layer.load_state_dict(state, strict=False)
+    if state:
+        layer.load_state_dict(state, strict=False)
     return layer
 
 

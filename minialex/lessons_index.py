@@ -7,7 +7,6 @@ repository has none and gets a message saying where to find them.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import re
 from pathlib import Path
@@ -33,17 +32,3 @@ def one_line_summary(path: Path) -> str:
     except (SyntaxError, UnicodeDecodeError, OSError):
         doc = None
     return doc.strip().splitlines()[0] if doc else "(no summary)"
-
-
-def cli_lessons(args: argparse.Namespace) -> int:
-    folder = lessons_dir()
-    if folder is None or not lesson_files(folder):
-        print("No lessons found: they are scripts in the lessons/ folder of the minialex "
-              "repository, not part of an installed package. Clone the repository and run "
-              "pip install -e . there, then python -m minialex lessons.")
-        return 1
-    print("Lessons, in reading order. Run one with: python lessons/NN_topic.py [--quick]")
-    print("(lessons/README.md is the course's table of contents)\n")
-    for path in lesson_files(folder):
-        print(f"  {path.name}\n      {one_line_summary(path)}")
-    return 0

@@ -1,397 +1,73 @@
-"""Shape arithmetic made visible: ``trace`` prints every layer's output-size formula with the
-actual numbers, ``summary`` tabulates parameters, mult-adds and memory (Keras/torchinfo style).
+"""``trace`` and ``summary``: a model's shape arithmetic and its Keras/torchinfo-style table.
 
-Every spatial size in a CNN follows from one formula (for a convolution or pooling window of
-size f, stride s and padding p over an input of length n)::
+``trace(model, (C, H, W))`` runs one image through the model and records every leaf layer:
+the output-size formula with the actual numbers (``floor((227 + 2*0 - 11) / 4) + 1 = 55``),
+flagging every division that is not an integer (where the paper's 224 goes wrong).
+``summary(model, (C, H, W))`` tabulates parameters, mult-adds, memory and the conv-vs-FC
+shares; its ``rows`` and ``totals`` hold the numbers as data. The per-layer rules live in
+``minialex.nn.rules``, the records and shape inference in ``minialex.nn.shapes``.
 
-    out = floor((n + 2p - f) / s) + 1
-
-When ``(n + 2p - f) / s`` is not an integer the last window does not reach the end of the
-input: the floor silently drops the rightmost rows and columns. That is why the AlexNet paper's
-"224x224" input must really be 227x227 for conv1 to give 55x55; ``trace`` flags every such
-division.
-
-Conventions used in the numbers (per image, i.e. batch size 1):
-
-- **Mult-adds** count the multiply-accumulates of the weighted layers only. Convolution:
-  ``OH * OW * C_out * (C_in / groups) * KH * KW``; fully connected: ``in * out``. Pooling,
-  activations, LRN, BatchNorm and dropout are cheap element-wise work and count 0. Some
-  published tables also count the bias add (one per output value): that convention is kept
-  alongside as ``mult_adds_bias``.
-- **Non-trainable parameters** are the BatchNorm running mean and variance (buffers) plus any
-  frozen parameter, counted as Keras counts them, so Keras-printed totals are reproduced.
-- **MB** are 10**6 bytes. Parameter memory counts parameters and running statistics;
-  activation memory counts the output of every layer for one image, in the trace's dtype.
+Conventions (per image, i.e. batch size 1): mult-adds count the weighted layers only, with a
+second column also counting one add per bias; non-trainable parameters are the BatchNorm
+running statistics plus frozen parameters, as Keras counts them; MB are 10**6 bytes, parameter
+memory counts parameters and running statistics, activation memory the output of every layer.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from minialex import backend
-from minialex.functional._checks import adaptive_output_size, output_size
-from minialex.nn.activation import ReLU, Sigmoid, Tanh
-from minialex.nn.conv import Conv2d
-from minialex.nn.dropout import Dropout
-from minialex.nn.linear import Flatten, Linear
 from minialex.nn.module import Module
-from minialex.nn.norm import BatchNorm1d, BatchNorm2d, LocalResponseNorm
-from minialex.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minialex.nn.rules import Shape, describe, fmt_shape, layer_arithmetic, mult_adds
+from minialex.nn.shapes import (
+    LayerError,
+    LayerRecord,
+    count_params,
+    infer_shape,
+    layer_error,
+    layer_record,
+    leaves,
+    size_history,
+    stat_buffers,
+)
 from minialex.tensor import Tensor, no_grad
 
 __all__ = [
-    "LayerError",
-    "LayerRecord",
     "Trace",
     "Totals",
     "Summary",
     "trace",
     "summary",
+    "summary_from_trace",
+    "format_count",
+    # defined in minialex.nn.shapes / minialex.nn.rules, importable from here as before
+    "LayerError",
+    "LayerRecord",
     "infer_shape",
     "layer_arithmetic",
     "describe",
     "count_params",
     "mult_adds",
+    "fmt_shape",
+    "size_history",
 ]
-
-Shape = tuple[int, ...]  # the shape of ONE sample: no batch axis
-
-
-class LayerError(ValueError):
-    """A layer cannot take the shape it receives; ``layer`` is its name in the model."""
-
-    def __init__(self, message: str, layer: str = "",
-                 records: Sequence[LayerRecord] = ()) -> None:
-        super().__init__(message)
-        self.layer = layer
-        self.records = list(records)  # the layers that did fit, before this one
-
-
-# ---------------------------------------------------------------------------- formatting
-def fmt_shape(shape: Shape) -> str:
-    """(96, 55, 55) -> "(N, 96, 55, 55)": N is the batch axis."""
-    return "(" + ", ".join(["N", *map(str, shape)]) + ")"
-
-
-def _num(value: float) -> str:
-    """53.25 -> "53.25", 10.3333 -> "10.333", 55.0 -> "55"."""
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return text if text != "-0" else "0"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _sci(value: float) -> str:
-    """1e-4 -> "1e-4", 0.75 -> "0.75"."""
-    return f"{value:.0e}".replace("e-0", "e-") if 0 < abs(value) < 1e-3 else f"{value:g}"
 
 
 def _int(n: float) -> str:
     return f"{n:,}"
 
 
-def _short(n: float) -> str:
+def format_count(n: float) -> str:
     """105415200 -> "105.4M"."""
     for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(n) >= size:
             return f"{n / size:.1f}{unit}"
     return str(int(n))
-
-
-def describe(module: Module) -> str:
-    """A compact one-line description, e.g. ``Conv2d(3->96, k=11, s=4, p=0)``."""
-    name = type(module).__name__
-    if isinstance(module, Conv2d):
-        text = (f"{name}({module.in_channels}->{module.out_channels}, "
-                f"k={_pair_text(module.kernel_size)}, s={_pair_text(module.stride)}, "
-                f"p={_pair_text(module.padding)}")
-        if module.groups != 1:
-            text += f", groups={module.groups}"
-        return text + ")"
-    if isinstance(module, (MaxPool2d, AvgPool2d)):
-        # nn/pool.py stores kernel_size, stride (default resolved) and padding as pairs
-        text = f"{name}(k={_pair_text(module.kernel_size)}, s={_pair_text(module.stride)}"
-        if module.padding != (0, 0):
-            text += f", p={_pair_text(module.padding)}"
-        return text + (", ceil_mode)" if module.ceil_mode else ")")
-    if isinstance(module, AdaptiveAvgPool2d):
-        try:  # None (keep the input size) shows as 1, as before; never fail while describing
-            oh, ow = adaptive_output_size(module.output_size, 1, 1)
-        except (TypeError, ValueError):
-            return f"{name}(output_size={module.output_size!r})"
-        return f"{name}({oh}x{ow})"
-    if isinstance(module, Linear):
-        return f"{name}({module.in_features}->{module.out_features})"
-    if isinstance(module, (BatchNorm1d, BatchNorm2d)):
-        return f"{name}({module.num_features})"
-    if isinstance(module, LocalResponseNorm):
-        return (f"LRN(size={module.size}, alpha={_sci(module.alpha)}, "
-                f"beta={module.beta:g}, k={module.k:g})")
-    if isinstance(module, Dropout):
-        return f"{name}(p={module.p:g})"
-    return name
-
-
-def _pair_text(value: tuple[int, int]) -> str:
-    a, b = value
-    return str(a) if a == b else f"{a}x{b}"
-
-
-# ---------------------------------------------------------------------------- arithmetic
-def _dim(n: int, k: int, s: int, p: int, ceil: bool, axis: str) -> tuple[int, str, tuple | None]:
-    """Output length along one axis, the formula with numbers, and what a non-integer
-    division does (None when s divides n + 2p - f). Raises ValueError when no window fits.
-    """
-    fn = "ceil" if ceil else "floor"
-    span = n + 2 * p - k
-    exact = span % s == 0
-    rounded = (math.ceil(span / s) if ceil else span // s) + 1
-    out = output_size(n, k, s, p, ceil)
-    text = (f"{fn}(({n} + 2*{p} - {k}) / {s}) + 1 = "
-            + ("" if exact else f"{fn}({_num(span / s)}) + 1 = ") + str(rounded))
-    if out != rounded:  # PyTorch's ceil_mode rule
-        text += f" -> {out} (a window starting in the padding is dropped)"
-    if out < 1:
-        padded = f" + 2*{p} padding" if p else ""
-        raise ValueError(f"the {k}-wide window does not fit in {_plural(n, axis)}{padded}: {text}")
-    if exact:
-        return out, text, None
-    r = span % s
-    if ceil:
-        return out, text, ("ceil" if out == rounded else "dropped", _num(span / s), s - r)
-    return out, text, ("floor", _num(span / s), max(0, r - p))
-
-
-def _note(info: tuple, axis: str, both: bool) -> str:
-    """The flag printed under a layer whose division is not exact."""
-    kind, q, count = info
-    if kind == "dropped":
-        return (f"not an integer: {q}, rounded up (ceil_mode), but the extra window would "
-                "start in the padding and is dropped")
-    if kind == "ceil":
-        return (f"not an integer: {q}, rounded up (ceil_mode): the last window runs "
-                f"{_plural(count, 'pixel')} past the edge and pools fewer values")
-    if count == 0:
-        return f"not an integer: {q}, floored: only padding is skipped, every pixel is still seen"
-    if both:
-        what = "row and column" if count == 1 else f"{count} rows and columns"
-    else:
-        what = axis if count == 1 else f"{count} {axis}s"
-    verb = "is" if count == 1 and not both else "are"
-    return f"not an integer: {q}, floored: the last {what} of the input {verb} never seen"
-
-
-def _spatial(n_hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int],
-             p: tuple[int, int], ceil: bool) -> tuple[tuple[int, int], str, list[str]]:
-    """(OH, OW), the formula text (one formula when both axes agree) and notes."""
-    oh, th, nh = _dim(n_hw[0], k[0], s[0], p[0], ceil, "row")
-    ow, tw, nw = _dim(n_hw[1], k[1], s[1], p[1], ceil, "column")
-    if th == tw:
-        return (oh, ow), th, [_note(nh, "row", True)] if nh else []
-    notes = [f"{axis}: {_note(info, word, False)}"
-             for axis, word, info in (("H", "row", nh), ("W", "column", nw)) if info]
-    return (oh, ow), f"H: {th}, W: {tw}", notes
-
-
-def _expect(shape: Shape, rank: int, layout: str) -> None:
-    if len(shape) != rank:
-        raise ValueError(f"expects {rank}-D samples {layout}, got {fmt_shape(shape)}")
-
-
-def _expect_channels(shape: Shape, expected: int, what: str) -> None:
-    if shape[0] != expected:
-        raise ValueError(f"expects {expected} {what}, got {shape[0]} in {fmt_shape(shape)}")
-
-
-def layer_arithmetic(module: Module, in_shape: Shape) -> tuple[Shape, str, list[str]]:
-    """Output shape of ``module`` for one sample of ``in_shape``, the arithmetic as text, and
-    notes (non-integer divisions). Raises ValueError (without the layer's name) when the
-    layer cannot take this shape; LookupError for a layer type it does not know.
-    """
-    shape = tuple(int(v) for v in in_shape)
-    if isinstance(module, Conv2d):
-        _expect(shape, 3, "(C, H, W)")
-        _expect_channels(shape, module.in_channels, "input channels")
-        (oh, ow), text, notes = _spatial(shape[1:], module.kernel_size, module.stride,
-                                         module.padding, False)
-        return (module.out_channels, oh, ow), text, notes
-    if isinstance(module, (MaxPool2d, AvgPool2d)):
-        _expect(shape, 3, "(C, H, W)")
-        (oh, ow), text, notes = _spatial(shape[1:], module.kernel_size, module.stride,
-                                         module.padding, module.ceil_mode)
-        return (shape[0], oh, ow), text, notes
-    if isinstance(module, AdaptiveAvgPool2d):
-        _expect(shape, 3, "(C, H, W)")
-        h, w = shape[1:]
-        oh, ow = adaptive_output_size(module.output_size, h, w)
-        if h % oh == 0 and w % ow == 0:
-            text = f"{h}x{w} in {oh}x{ow} bins of {h // oh}x{w // ow}"
-            if (h, w) == (oh, ow):
-                text = f"{h}x{w} already: identity"
-        else:
-            text = f"{h}x{w} in {oh}x{ow} uneven bins (floor/ceil of i*{h}/{oh})"
-        return (shape[0], oh, ow), text, []
-    if isinstance(module, Linear):
-        _expect(shape, 1, "(features,)")
-        if shape[0] != module.in_features:
-            raise ValueError(f"expects {module.in_features} input features, got {shape[0]}")
-        return ((module.out_features,),
-                f"(N, {module.in_features}) @ ({module.in_features}, {module.out_features})"
-                + (" + b" if module.bias is not None else ""), [])
-    if isinstance(module, Flatten):
-        full = (None, *shape)  # start_dim/end_dim count the batch axis, as in PyTorch
-        start = module.start_dim % len(full)
-        end = module.end_dim % len(full)
-        if start == 0:
-            raise ValueError("flattening the batch axis is not supported by the trace")
-        merged = shape[start - 1:end]
-        out = shape[:start - 1] + (math.prod(merged),) + shape[end:]
-        return out, "*".join(map(str, merged)) + f" = {math.prod(merged)}", []
-    if isinstance(module, BatchNorm2d):
-        _expect(shape, 3, "(C, H, W)")
-        _expect_channels(shape, module.num_features, "channels")
-        return shape, "normalise per channel", []
-    if isinstance(module, BatchNorm1d):
-        _expect_channels(shape, module.num_features, "features")
-        return shape, "normalise per feature", []
-    if isinstance(module, LocalResponseNorm):
-        _expect(shape, 3, "(C, H, W)")
-        return shape, f"normalise over {module.size} channels", []
-    if isinstance(module, ReLU):
-        return shape, "max(0, x)", []
-    if isinstance(module, Tanh):
-        return shape, "tanh(x)", []
-    if isinstance(module, Sigmoid):
-        return shape, "1 / (1 + exp(-x))", []
-    if isinstance(module, Dropout):
-        return shape, "identity in eval", []
-    raise LookupError(f"no shape rule for {type(module).__name__}")
-
-
-# ---------------------------------------------------------------------------- counting
-def count_params(module: Module) -> tuple[int, int]:
-    """(trainable, non_trainable) of one module and its children.
-
-    Non-trainable: frozen parameters plus the buffers named ``running_*`` (BatchNorm's running
-    mean and variance), as Keras counts them; other buffers (counters, masks) are not counted.
-    """
-    trainable = frozen = 0
-    for p in module.parameters():
-        if p.requires_grad:
-            trainable += p.size
-        else:
-            frozen += p.size
-    frozen += sum(b.size for b in _stat_buffers(module))
-    return trainable, frozen
-
-
-def _stat_buffers(module: Module) -> Iterator[Tensor]:
-    """The buffers counted as non-trainable parameters: those named ``running_*``."""
-    for name, b in module.named_buffers():
-        if name.rsplit(".", 1)[-1].startswith("running_"):
-            yield b
-
-
-def mult_adds(module: Module, out_shape: Shape) -> tuple[int, int]:
-    """(mult-adds, mult-adds counting one add per bias) for one sample; 0 for cheap layers."""
-    if isinstance(module, Conv2d):
-        kh, kw = module.kernel_size
-        positions = math.prod(out_shape[1:])
-        macs = positions * module.out_channels * (module.in_channels // module.groups) * kh * kw
-        bias = positions * module.out_channels if module.bias is not None else 0
-        return macs, macs + bias
-    if isinstance(module, Linear):
-        macs = module.in_features * module.out_features
-        return macs, macs + (module.out_features if module.bias is not None else 0)
-    return 0, 0
-
-
-def _kind(module: Module) -> str:
-    if isinstance(module, Conv2d):
-        return "conv"
-    if isinstance(module, Linear):
-        return "fc"
-    return "other"
-
-
-# ---------------------------------------------------------------------------- records
-@dataclass
-class LayerRecord:
-    """One leaf layer as it ran. Shapes are per sample (no batch axis)."""
-
-    name: str
-    type: str
-    description: str
-    input_shape: Shape
-    output_shape: Shape
-    arithmetic: str
-    notes: list[str]
-    params: int
-    trainable: int
-    non_trainable: int
-    mult_adds: int
-    mult_adds_bias: int
-    kind: str  # "conv", "fc" or "other"
-
-
-def _record(name: str, module: Module, in_shape: Shape) -> LayerRecord:
-    """The arithmetic for one layer, or a LayerError naming it."""
-    out, text, notes = layer_arithmetic(module, in_shape)
-    trainable, frozen = count_params(module)
-    macs, macs_bias = mult_adds(module, out)
-    return LayerRecord(name, type(module).__name__, describe(module), tuple(in_shape), out,
-                       text, notes, trainable + frozen, trainable, frozen, macs, macs_bias,
-                       _kind(module))
-
-
-def _leaves(model: Module) -> list[tuple[str, Module]]:
-    leaves = [(n, m) for n, m in model.named_modules() if not m._modules]
-    return [(n or type(m).__name__.lower(), m) for n, m in leaves]
-
-
-def _history(input_shape: Shape, records: Sequence[LayerRecord]) -> str:
-    """Where the size went: "227 -> 55 (conv1) -> 27 (pool1) -> ..." (spatial changes only)."""
-    def size(shape: Shape) -> str:
-        if len(shape) != 3:
-            return fmt_shape(shape)[4:-1] if len(shape) > 1 else str(shape[0])
-        return str(shape[1]) if shape[1] == shape[2] else f"{shape[1]}x{shape[2]}"
-
-    parts = [size(input_shape)]
-    for r in records:
-        if size(r.output_shape) != size(r.input_shape):
-            parts.append(f"{size(r.output_shape)} ({r.name})")
-    return " -> ".join(parts)
-
-
-def _layer_error(name: str, module: Module, in_shape: Shape, reason: Any,
-                 input_shape: Shape, records: Sequence[LayerRecord]) -> LayerError:
-    return LayerError(f"{name} ({describe(module)}) cannot take input {fmt_shape(in_shape)}: "
-                      f"{reason}. Sizes so far: {_history(input_shape, records)}", name, records)
-
-
-def infer_shape(model: Module, input_shape: Shape) -> Shape:
-    """Output shape of a chain of layers (a Sequential) from the arithmetic alone, no data.
-
-    Used to size fc6 from whatever the convolutions produce. Raises LayerError naming the
-    first layer that cannot take its input.
-    """
-    shape = tuple(int(v) for v in input_shape)
-    records: list[LayerRecord] = []
-    for name, module in _leaves(model):
-        try:
-            records.append(_record(name, module, shape))
-        except ValueError as exc:
-            raise _layer_error(name, module, shape, exc, tuple(input_shape), records) from None
-        shape = records[-1].output_shape
-    return shape
 
 
 # ---------------------------------------------------------------------------- trace
@@ -440,7 +116,7 @@ class Trace:
             if r.params or r.mult_adds:
                 line += f"  {_int(r.params):>10} params" if r.params else f"  {'':>17}"
             if r.mult_adds:
-                line += f"  {_short(r.mult_adds):>6} MACs"
+                line += f"  {format_count(r.mult_adds):>6} MACs"
             out.append(line.rstrip())
             out.extend(f"{'':<{wn}}  ! {note}" for note in r.notes)
         return out
@@ -482,25 +158,25 @@ def trace(model: Module, input_shape: Sequence[int], print: bool = True,
                          f"got {tuple(input_shape)}")
     result = Trace(_model_name(model), shape)
     records = result.records
-    leaves = _leaves(model)
-    if not leaves:
+    layers = leaves(model)
+    if not layers:
         raise ValueError(f"trace: {type(model).__name__} has no layers")
 
     def wrap(name: str, module: Module, forward: Callable[..., Any]) -> Callable[..., Any]:
         def traced(x: Any, *args: Any, **kwargs: Any) -> Any:
             in_shape = tuple(x.shape[1:])
             try:
-                record = _record(name, module, in_shape)
+                record = layer_record(name, module, in_shape)
             except LookupError:  # a layer type with no rule: trust what it returns
                 record = None
             except ValueError as exc:
-                raise _layer_error(name, module, in_shape, exc, shape, records) from None
+                raise layer_error(name, module, in_shape, exc, shape, records) from None
             try:
                 y = forward(x, *args, **kwargs)
             except LayerError:
                 raise
             except (ValueError, TypeError) as exc:
-                raise _layer_error(name, module, in_shape, exc, shape, records) from exc
+                raise layer_error(name, module, in_shape, exc, shape, records) from exc
             got = tuple(y.shape[1:])
             if record is None:
                 trainable, frozen = count_params(module)
@@ -516,7 +192,7 @@ def trace(model: Module, input_shape: Sequence[int], print: bool = True,
         return traced
 
     modes = [(m, m.training) for m in model.modules()]
-    for name, module in leaves:
+    for name, module in layers:
         object.__setattr__(module, "forward", wrap(name, module, module.forward))
     try:
         model.eval()
@@ -528,7 +204,7 @@ def trace(model: Module, input_shape: Sequence[int], print: bool = True,
             _emit(str(result), file)
         raise
     finally:
-        for _, module in leaves:
+        for _, module in layers:
             module.__dict__.pop("forward", None)
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
@@ -617,7 +293,8 @@ class Summary:
                   f"Non-trainable params: {_int(t.non_trainable_params)}"
                   + (" (BatchNorm running mean and variance, counted as Keras does)"
                      if t.non_trainable_params else ""),
-                  f"Total mult-adds: {_int(t.mult_adds)} ({_short(t.mult_adds)}) per image; "
+                  f"Total mult-adds: {_int(t.mult_adds)} ({format_count(t.mult_adds)}) "
+                  "per image; "
                   f"{_int(t.mult_adds_bias)} counting bias adds",
                   rule,
                   f"Input size (MB): {t.input_mb:.2f}",
@@ -640,7 +317,7 @@ def summary_from_trace(model: Module, traced: Trace) -> Summary:
     rows = traced.records
     trainable, frozen = count_params(model)
     itemsize = _itemsize(model)
-    counted = list(model.parameters()) + list(_stat_buffers(model))
+    counted = list(model.parameters()) + list(stat_buffers(model))
     totals = Totals(
         total_params=trainable + frozen,
         trainable_params=trainable,
@@ -669,124 +346,3 @@ def summary(model: Module, input_shape: Sequence[int]) -> Summary:
     Runs ``trace`` (silently) for the shapes; ``rows`` and ``totals`` hold the numbers.
     """
     return summary_from_trace(model, trace(model, input_shape, print=False))
-
-
-# ---------------------------------------------------------------------------- CLI
-def _model_from_args(args: argparse.Namespace) -> Module:
-    from minialex.models import alexnet
-
-    names = ("num_classes", "pool", "ceil_mode", "num_conv", "activation", "lrn", "dropout")
-    options = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    return alexnet(args.variant, **options)
-
-
-def cli_summary(args: argparse.Namespace) -> int:
-    """``python -m minialex summary --variant V [--input C,H,W] [--trace]``."""
-    try:
-        model = _model_from_args(args)
-    except LayerError as exc:  # the variant's own layers do not fit its input size
-        if args.trace and exc.records:
-            shape = exc.records[0].input_shape
-            _emit("\n".join(Trace(args.variant, shape, exc.records).lines()))
-        raise
-    shape = tuple(args.input) if args.input else model.input_shape
-    traced = trace(model, shape, print=bool(args.trace))
-    if args.trace:
-        _emit("")
-    _emit(str(summary_from_trace(model, traced)))
-    return 0
-
-
-_FORMULA = "out = floor((n + 2p - f) / s) + 1     n: input size, f: window, s: stride, p: padding"
-
-
-def _image_kind(channels: int) -> str:
-    """3 -> "RGB images", 1 -> "images with 1 channel": only 3 channels are called RGB."""
-    if channels == 3:
-        return "RGB images"
-    return f"images with {channels} channel{'s' if channels != 1 else ''}"
-
-
-def cli_demo(args: argparse.Namespace) -> int:
-    """``python -m minialex``: the paper's AlexNet assembled stage by stage, its arithmetic
-    printed at every layer, then the summary table and what its numbers say."""
-    from minialex.models import alexnet
-
-    shape = tuple(args.input) if getattr(args, "input", None) else None
-    model = alexnet("paper", input_shape=shape)
-    shape = model.input_shape
-    traced = trace(model, shape, print=False)
-    out = [
-        "AlexNet, assembled layer by layer",
-        "=================================",
-        "Krizhevsky, Sutskever and Hinton, \"ImageNet Classification with Deep Convolutional",
-        "Neural Networks\" (2012), trained on two GPUs. Here it is one model: conv2, conv4 and",
-        "conv5 use groups=2, so each half of their filters sees only its own GPU's half of the",
-        "channels. No size below is typed in; each follows from the one before:",
-        "",
-        f"    {_FORMULA}",
-        "",
-        f"Input: a batch of N {_image_kind(shape[0])} {fmt_shape(shape)}",
-    ]
-    by_name = {r.name: r for r in traced.records}
-    for title, names in model.stages:
-        records = [by_name[n] for n in names if n in by_name]
-        out += ["", title[0].upper() + title[1:]]
-        out += ["  " + line for line in traced.lines(records, header=False)]
-    out += ["", f"Output: {fmt_shape(traced.output_shape)}, one score per class "
-                "(softmax turns them into probabilities)"]
-    if shape == (3, 227, 227):
-        out += ["", *_why_227(model)]
-    result = summary_from_trace(model, traced)
-    out += ["", "Summary", "", str(result), "", *_closing(result)]
-    _emit("\n".join(out))
-    return 0
-
-
-def _why_227(model: Module) -> list[str]:
-    """What happens to the same network at the paper's stated 224x224."""
-    try:
-        trace(model, (3, 224, 224), print=False)
-    except LayerError as exc:
-        conv1 = exc.records[0]
-        flat = [r for r in exc.records if r.type == "Flatten"]
-        lines = ["Why 227 and not the paper's 224? At 224:",
-                 f"  {conv1.name}  {conv1.arithmetic}"]
-        lines += [f"         ! {note}" for note in conv1.notes]
-        text = f"Every later size shrinks too: {_history((3, 224, 224), exc.records)}"
-        fc = dict(model.named_modules()).get(exc.layer)
-        if flat and isinstance(fc, Linear):
-            text += (f", so {exc.layer} (built for {fc.in_features:,} inputs) would receive "
-                     f"{flat[-1].output_shape[0]:,}: the network cannot run at 224.")
-        return lines + _wrap(text)
-    return ["At 224x224 the same network also runs (its sizes happen to divide evenly)."]
-
-
-def _wrap(text: str, width: int = 92) -> list[str]:
-    return textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="  ")
-
-
-def _closing(s: Summary) -> list[str]:
-    t = s.totals
-    fc = [r for r in s.rows if r.kind == "fc"]
-    biggest = max(fc, key=lambda r: r.params) if fc else None
-    paragraph = (
-        f"The {sum(r.kind == 'conv' for r in s.rows)} convolutional layers hold "
-        f"{_int(t.conv_params)} of the {_int(t.total_params)} parameters "
-        f"({t.conv_param_share:.1%}) but do {_short(t.conv_mult_adds)} of the "
-        f"{_short(t.mult_adds)} mult-adds per image ({t.conv_mult_add_share:.1%}). "
-        f"The {len(fc)} fully connected layers are the reverse: {t.fc_param_share:.1%} of the "
-        f"parameters, {t.fc_mult_add_share:.1%} of the compute"
-        + (f"; {biggest.name} alone holds {_int(biggest.params)} "
-           f"({biggest.params / max(1, t.total_params):.1%}). " if biggest else ". ")
-        + "The parameters, and with them the risk of overfitting, sit in the fully connected "
-        "layers, which is where the paper puts dropout; the time goes into the convolutions. "
-        f"One image needs {t.activation_mb:.1f} MB of activations, the weights "
-        f"{t.param_mb:.1f} MB.")
-    lines = ["What the numbers say", *_wrap(paragraph),
-        "",
-        "Next: python -m minialex variants",
-        "      python -m minialex summary --variant keras-bn --trace",
-        "      python -m minialex summary --variant keras-bn --pool 3x3/2 --trace",
-    ]
-    return lines

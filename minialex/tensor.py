@@ -1,11 +1,10 @@
 """Tensor: an array plus the graph that produced it, and reverse-mode autograd.
 
 Each op computes its forward value and defines a ``_backward(g)`` closure right beside it
-(micrograd style). ``g`` is the gradient of the loss with respect to the op's output; the
-closure turns it into gradients for the op's inputs and hands them to ``_accumulate``.
-Closures receive ``g`` as an argument instead of reading ``out.grad`` so that a node and
-its closure do not reference each other (no reference cycles: activations are freed as
-soon as the graph is dropped).
+(micrograd style): ``g`` is dL/d(output), and the closure hands each input its gradient with
+``input.accumulate_grad``; ``Tensor.from_op`` records the node. Both are public, so your own
+ops look like minialex's. Closures take ``g`` instead of reading ``out.grad``, so a node and
+its closure do not reference each other: no cycles, activations are freed with the graph.
 """
 
 from __future__ import annotations
@@ -83,11 +82,27 @@ class Tensor:
         self._op = ""
         self._retain = False
 
-    # ------------------------------------------------------------------ graph plumbing
+    # ------------------------------------------------------------------ writing an op
     @staticmethod
-    def _result(data: Any, parents: tuple[Tensor, ...], op: str,
-                backward: Callable[[Any], None]) -> Tensor:
-        """Wrap an op's output; record the graph only if some parent needs a gradient."""
+    def from_op(data: Any, parents: tuple[Tensor, ...], backward: Callable[[Any], None],
+                op: str = "") -> Tensor:
+        """The output of an op: ``data`` wrapped in a Tensor that remembers how it was made.
+
+        data: the forward result (an array); parents: the input Tensors it was computed from;
+        backward(g): given g = dL/d(output), shaped like ``data``, calls
+        ``parent.accumulate_grad(dL/d(parent))`` for each parent, and must not reference the
+        output Tensor. ``op`` names the node. The graph is recorded only when a parent
+        requires a gradient, outside ``no_grad()``. Template: ``help(minialex.functional)``.
+        """
+        if not isinstance(parents, (tuple, list)) or not all(isinstance(p, Tensor)
+                                                             for p in parents):
+            raise TypeError(f"from_op(op={op!r}): parents must be a tuple of Tensors, e.g. "
+                            f"(x,) or (x, w), got {type(parents).__name__}")
+        if not callable(backward):
+            raise TypeError(f"from_op(op={op!r}): backward must be a function backward(g), "
+                            f"got {type(backward).__name__}; the order is "
+                            "from_op(data, parents, backward, op=name)")
+        parents = tuple(parents)
         out = Tensor(data)
         if _grad_enabled and any(p.requires_grad for p in parents):
             out.requires_grad = True
@@ -96,17 +111,20 @@ class Tensor:
             out._op = op
         return out
 
-    def _accumulate(self, g: Any, owned: bool = False) -> None:
-        """Add ``g`` to ``self.grad``.
+    def accumulate_grad(self, g: Any, *, owned: bool = False) -> None:
+        """Add the gradient ``g`` (an array shaped like this tensor) to ``self.grad``.
 
-        ``owned=True`` promises that the op has just made ``g`` for this input alone (a fresh
-        array that nothing else references), so a leaf keeps it as is instead of copying it:
-        for AlexNet's 61M parameters that copy costs as much as a large GEMM.
+        Ops call it from their backward closure; a tensor that does not require a gradient
+        ignores it, and gradients add up when a tensor feeds several ops. ``owned=True``
+        promises that ``g`` is a fresh array made for this input alone, so a leaf keeps it
+        instead of copying it (for AlexNet's 61M parameters, 244 MB of copies per step).
         """
         if not self.requires_grad:
             return
         if g.shape != self.data.shape:
-            raise RuntimeError(f"gradient shape {g.shape} does not match tensor shape {self.shape}")
+            made_by = f" (output of {self._op!r})" if self._op else ""
+            raise RuntimeError(f"gradient shape {g.shape} does not match tensor shape "
+                               f"{self.shape}{made_by}")
         if self.grad is None:
             # Ops may hand the same array to several inputs (x + y); a leaf owns a copy so
             # an in-place update of one .grad (weight decay, clipping) cannot change another.
@@ -160,7 +178,7 @@ class Tensor:
             if grad.shape != self.data.shape:
                 raise ValueError(f"backward(grad): expected shape {self.shape}, got {grad.shape}")
         if self.is_leaf:
-            self._accumulate(grad)
+            self.accumulate_grad(grad)
             return
         order = self._topological_order()
         # A retained .grad from an earlier backward() must not be propagated again: this
@@ -235,8 +253,8 @@ class Tensor:
         out_data = self.data.astype(dtype)
 
         def _backward(g: Any) -> None:
-            self._accumulate(g.astype(src))
-        return Tensor._result(out_data, (self,), "astype", _backward)
+            self.accumulate_grad(g.astype(src))
+        return Tensor.from_op(out_data, (self,), _backward, op="astype")
 
     def float(self) -> Tensor:
         return self.astype(backend.np.float32)
@@ -250,8 +268,8 @@ class Tensor:
         out_data = backend.to_device(self.data, device)
 
         def _backward(g: Any) -> None:
-            self._accumulate(backend.to_device(g, src))
-        return Tensor._result(out_data, (self,), f"to({device})", _backward)
+            self.accumulate_grad(backend.to_device(g, src))
+        return Tensor.from_op(out_data, (self,), _backward, op=f"to({device})")
 
     # ------------------------------------------------------------------ operand handling
     def _lift(self, other: Any, op: str) -> Tensor:
@@ -273,29 +291,29 @@ class Tensor:
         other = self._lift(other, "add")
 
         def _backward(g: Any) -> None:
-            self._accumulate(unbroadcast(g, self.shape))
-            other._accumulate(unbroadcast(g, other.shape))
-        return Tensor._result(self.data + other.data, (self, other), "+", _backward)
+            self.accumulate_grad(unbroadcast(g, self.shape))
+            other.accumulate_grad(unbroadcast(g, other.shape))
+        return Tensor.from_op(self.data + other.data, (self, other), _backward, op="+")
 
     def __mul__(self, other: Any) -> Tensor:
         other = self._lift(other, "mul")
 
         def _backward(g: Any) -> None:
             if self.requires_grad:
-                self._accumulate(unbroadcast(g * other.data, self.shape))
+                self.accumulate_grad(unbroadcast(g * other.data, self.shape))
             if other.requires_grad:
-                other._accumulate(unbroadcast(g * self.data, other.shape))
-        return Tensor._result(self.data * other.data, (self, other), "*", _backward)
+                other.accumulate_grad(unbroadcast(g * self.data, other.shape))
+        return Tensor.from_op(self.data * other.data, (self, other), _backward, op="*")
 
     def __truediv__(self, other: Any) -> Tensor:
         other = self._lift(other, "div")
 
         def _backward(g: Any) -> None:
             if self.requires_grad:
-                self._accumulate(unbroadcast(g / other.data, self.shape))
+                self.accumulate_grad(unbroadcast(g / other.data, self.shape))
             if other.requires_grad:
-                other._accumulate(unbroadcast(-g * self.data / other.data**2, other.shape))
-        return Tensor._result(self.data / other.data, (self, other), "/", _backward)
+                other.accumulate_grad(unbroadcast(-g * self.data / other.data**2, other.shape))
+        return Tensor.from_op(self.data / other.data, (self, other), _backward, op="/")
 
     def __pow__(self, exponent: float) -> Tensor:
         if isinstance(exponent, Tensor) or backend.is_array(exponent):
@@ -304,13 +322,13 @@ class Tensor:
             exponent = exponent.item()  # an np.float64 exponent would promote float32 data
 
         def _backward(g: Any) -> None:
-            self._accumulate(g * exponent * self.data ** (exponent - 1))
-        return Tensor._result(self.data**exponent, (self,), f"**{exponent}", _backward)
+            self.accumulate_grad(g * exponent * self.data ** (exponent - 1))
+        return Tensor.from_op(self.data**exponent, (self,), _backward, op=f"**{exponent}")
 
     def __neg__(self) -> Tensor:
         def _backward(g: Any) -> None:
-            self._accumulate(-g)
-        return Tensor._result(-self.data, (self,), "neg", _backward)
+            self.accumulate_grad(-g)
+        return Tensor.from_op(-self.data, (self,), _backward, op="neg")
 
     def __matmul__(self, other: Any) -> Tensor:
         other = self._lift(other, "matmul")
@@ -327,11 +345,11 @@ class Tensor:
             g2 = g.reshape(shape2)  # put back the axes that 1-D operands dropped
             if self.requires_grad:
                 ga = g2 @ b2.swapaxes(-1, -2)
-                self._accumulate(unbroadcast(ga, a2.shape).reshape(a.shape))
+                self.accumulate_grad(unbroadcast(ga, a2.shape).reshape(a.shape))
             if other.requires_grad:
                 gb = a2.swapaxes(-1, -2) @ g2
-                other._accumulate(unbroadcast(gb, b2.shape).reshape(b.shape))
-        return Tensor._result(out_data, (self, other), "@", _backward)
+                other.accumulate_grad(unbroadcast(gb, b2.shape).reshape(b.shape))
+        return Tensor.from_op(out_data, (self, other), _backward, op="@")
 
     def __sub__(self, other: Any) -> Tensor:
         return self + (-self._lift(other, "sub"))
@@ -357,15 +375,15 @@ class Tensor:
         out_data = xp.exp(self.data)
 
         def _backward(g: Any) -> None:
-            self._accumulate(g * out_data)
-        return Tensor._result(out_data, (self,), "exp", _backward)
+            self.accumulate_grad(g * out_data)
+        return Tensor.from_op(out_data, (self,), _backward, op="exp")
 
     def log(self) -> Tensor:
         xp = backend.get_array_module(self.data)
 
         def _backward(g: Any) -> None:
-            self._accumulate(g / self.data)
-        return Tensor._result(xp.log(self.data), (self,), "log", _backward)
+            self.accumulate_grad(g / self.data)
+        return Tensor.from_op(xp.log(self.data), (self,), _backward, op="log")
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -374,9 +392,9 @@ class Tensor:
         def _backward(g: Any) -> None:
             if not keepdims and axis is not None:
                 g = xp.expand_dims(g, _normalise_axes(axis, self.ndim))
-            self._accumulate(xp.broadcast_to(g, self.shape).copy())
-        return Tensor._result(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum",
-                              _backward)
+            self.accumulate_grad(xp.broadcast_to(g, self.shape).copy())
+        return Tensor.from_op(self.data.sum(axis=axis, keepdims=keepdims), (self,), _backward,
+                              op="sum")
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         count = self.size if axis is None else _count(self.shape, axis)
@@ -392,9 +410,9 @@ class Tensor:
                 g = xp.expand_dims(g, _normalise_axes(axis, self.ndim))
             mask = self.data == peak
             share = mask / mask.sum(axis=axis, keepdims=True)
-            self._accumulate((g * share).astype(self.dtype, copy=False))
+            self.accumulate_grad((g * share).astype(self.dtype, copy=False))
         out_data = peak if keepdims else self.data.max(axis=axis)
-        return Tensor._result(out_data, (self,), "max", _backward)
+        return Tensor.from_op(out_data, (self,), _backward, op="max")
 
     # ------------------------------------------------------------------ shape ops
     def reshape(self, *shape: Any) -> Tensor:
@@ -403,8 +421,8 @@ class Tensor:
         src = self.shape
 
         def _backward(g: Any) -> None:
-            self._accumulate(g.reshape(src))
-        return Tensor._result(self.data.reshape(shape), (self,), "reshape", _backward)
+            self.accumulate_grad(g.reshape(src))
+        return Tensor.from_op(self.data.reshape(shape), (self,), _backward, op="reshape")
 
     def transpose(self, *axes: Any) -> Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -413,8 +431,8 @@ class Tensor:
         inverse = tuple(int(i) for i in backend.np.argsort(axes))
 
         def _backward(g: Any) -> None:
-            self._accumulate(g.transpose(inverse))
-        return Tensor._result(self.data.transpose(axes), (self,), "transpose", _backward)
+            self.accumulate_grad(g.transpose(inverse))
+        return Tensor.from_op(self.data.transpose(axes), (self,), _backward, op="transpose")
 
     @property
     def T(self) -> Tensor:
@@ -431,8 +449,8 @@ class Tensor:
         def _backward(g: Any) -> None:
             full = xp.zeros_like(self.data)
             backend.scatter_add(full, index, g)  # repeated indices add up
-            self._accumulate(full)
-        return Tensor._result(self.data[index], (self,), "getitem", _backward)
+            self.accumulate_grad(full)
+        return Tensor.from_op(self.data[index], (self,), _backward, op="getitem")
 
 
 def _normalise_axes(axis: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:

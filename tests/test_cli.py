@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from minialex import backend
-from minialex.__main__ import main
+from minialex.cli import main
 from minialex.models import VARIANTS
 
 
@@ -68,15 +68,16 @@ def test_broken_pooling_shows_the_trace_up_to_the_failure(capsys):
     code, out, err = run(capsys, "summary", "--variant", "keras-bn", "--pool", "3x3/2",
                          "--trace")
     assert code == 2
-    assert err.startswith("error: pool5") and "-> 1 (conv5)" in err
+    assert err.startswith("minialex summary: error: pool5") and "-> 1 (conv5)" in err
     assert "floor((54 + 2*0 - 3) / 2) + 1 = floor(25.5) + 1 = 26" in out  # pool1
     assert "-> (N, 256, 1, 1)" in out  # conv5, the last layer that fits
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["summary", "--variant", "paper", "--input", "3,32,32"], ["error: pool2", "(N, 256, 2, 2)"]),
-    (["summary", "--variant", "lenet"], ["error:", "lenet", "paper", "keras-bn"]),
-    (["summary", "--variant", "paper", "--pool", "3/2"], ["error:", "3x3/2"]),
+    (["summary", "--variant", "paper", "--input", "3,32,32"],
+     ["summary: error: pool2", "(N, 256, 2, 2)"]),
+    (["summary", "--variant", "lenet"], ["summary: error:", "lenet", "paper", "keras-bn"]),
+    (["summary", "--variant", "paper", "--pool", "3/2"], ["summary: error:", "3x3/2"]),
 ])
 def test_user_errors_are_one_line_and_exit_2(capsys, argv, words):
     code, _, err = run(capsys, *argv)
@@ -91,7 +92,7 @@ def test_gpu_without_cupy_is_one_line_and_exit_2(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--device", "gpu", "--train-size", "8", "--test-size",
                        "8", "--out", str(tmp_path / "run"))
     assert code == 2
-    assert err.startswith("error: backend 'cupy' requested")
+    assert err.startswith("minialex train: error: backend 'cupy' requested")
     assert len(err.strip().splitlines()) == 1
 
 
@@ -99,7 +100,8 @@ def test_out_of_memory_is_one_line_and_exit_2(capsys):
     # 1 PiB of input: more than any machine's address space, so the allocation always fails.
     code, _, err = run(capsys, "summary", "--input", "3,10000000,10000000")
     assert code == 2
-    assert err.startswith("error: out of memory") and "PiB" in err and "--input" in err
+    assert err.startswith("minialex summary: error: out of memory")
+    assert "PiB" in err and "--input" in err
     assert len(err.strip().splitlines()) == 1
 
 

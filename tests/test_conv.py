@@ -1,8 +1,11 @@
-"""conv2d, im2col/col2im and nn.Conv2d: naive loops, finite differences and PyTorch as oracles."""
+"""conv2d, conv2d_reference, im2col/col2im and nn.Conv2d: naive loops, finite differences and
+PyTorch as oracles; the fast conv2d held equal to the textbook conv2d_reference."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from unittest import mock
 
 import pytest
 from conftest import BACKENDS, check_gradients, relative_max_error
@@ -13,7 +16,7 @@ import minialex
 import minialex.functional as F
 import minialex.functional.conv as conv_module
 from minialex import Tensor, backend, nn
-from minialex.functional.conv import col2im, im2col
+from minialex.functional import col2im, im2col
 from minialex.testing import conv_params
 
 np = backend.np
@@ -64,30 +67,37 @@ def random_conv(p, rng, dtype=np.float64, bias=True):
     return x, w, b
 
 
+CONVS = [F.conv2d, F.conv2d_reference]
+
+
 # ------------------------------------------------------------------ forward
+@pytest.mark.parametrize("conv", CONVS, ids=lambda f: f.__name__)
 @settings(max_examples=30)
 @given(p=conv_params(), bias=st.booleans())
-def test_conv_matches_naive_loops(p, bias):
+def test_conv_matches_naive_loops(conv, p, bias):
     rng = np.random.default_rng(1)
     x, w, b = random_conv(p, rng, bias=bias)
-    out = F.conv2d(Tensor(x), Tensor(w), None if b is None else Tensor(b),
-                   p.stride, p.padding, p.groups)
+    out = conv(Tensor(x), Tensor(w), None if b is None else Tensor(b),
+               p.stride, p.padding, p.groups)
     expected = conv_forward_naive(x, w, b, p.stride, p.padding, p.groups)
     assert out.shape == p.out_shape == expected.shape
     np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("conv", CONVS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("xp_name", BACKENDS)
-def test_conv_on_backend_matches_naive(xp_name, xp):
+def test_conv_on_backend_matches_naive(xp_name, xp, conv):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 4, 9, 8))
     w = rng.standard_normal((6, 2, 3, 5))
     b = rng.standard_normal(6)
-    out = F.conv2d(Tensor(xp.asarray(x)), Tensor(xp.asarray(w)), Tensor(xp.asarray(b)),
-                   stride=(2, 1), padding=(1, 2), groups=2)
+    tensors = [Tensor(xp.asarray(a), requires_grad=True) for a in (x, w, b)]
+    out = conv(*tensors, stride=(2, 1), padding=(1, 2), groups=2)
     assert backend.get_array_module(out.data) is xp
     expected = conv_forward_naive(x, w, b, (2, 1), (1, 2), 2)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+    out.sum().backward()
+    assert all(backend.get_array_module(t.grad) is xp for t in tensors)
 
 
 def test_conv_hand_computed_example():
@@ -134,14 +144,68 @@ def test_col2im_counts_patch_membership():
 
 
 # ------------------------------------------------------------------ gradients
+@pytest.mark.parametrize("conv", CONVS, ids=lambda f: f.__name__)
 @settings(max_examples=20)
 @given(p=conv_params(max_side=7, max_channels=4, max_kernel=4))
-def test_conv_gradcheck(p):
+def test_conv_gradcheck(conv, p):
     rng = np.random.default_rng(5)
     x, w, b = random_conv(p, rng)
     tensors = [Tensor(x, requires_grad=True), Tensor(w, requires_grad=True),
                Tensor(b, requires_grad=True)]
-    check_gradients(lambda a, k, c: F.conv2d(a, k, c, p.stride, p.padding, p.groups), tensors)
+    check_gradients(lambda a, k, c: conv(a, k, c, p.stride, p.padding, p.groups), tensors)
+
+
+def _dyadic(rng, shape):
+    """Multiples of 1/8 in [-2, 2]: every product and sum of a small conv is exact in float64,
+    so a different summation order cannot show up as rounding at a near-zero output (where
+    the element-wise rel_error is ill-conditioned), and any indexing slip changes a value by
+    at least 1/64."""
+    return rng.integers(-16, 17, size=shape) / 8.0
+
+
+def _forward_backward(conv, x, w, b, grad, p):
+    tensors = [Tensor(a.copy(), requires_grad=True) for a in (x, w, b) if a is not None]
+    out = conv(*tensors[:2], tensors[2] if b is not None else None, p.stride, p.padding,
+               p.groups)
+    out.backward(grad)
+    return [out.data] + [t.grad for t in tensors]
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=conv_params(max_side=11, max_kernel=5, max_stride=4), bias=st.booleans(),
+       one_row_blocks=st.booleans(), seed=st.integers(0, 2**16))
+def test_fast_conv_equals_reference(p, bias, one_row_blocks, seed):
+    """conv2d == conv2d_reference: output and the three gradients, float64, rel_error <= 1e-10.
+    ``one_row_blocks`` makes the fast path build its columns one output row per block, so
+    every block boundary of forward and backward is crossed."""
+    rng = np.random.default_rng(seed)
+    x, w = _dyadic(rng, p.x_shape), _dyadic(rng, p.w_shape)
+    b = _dyadic(rng, p.c_out) if bias else None
+    grad = _dyadic(rng, p.out_shape)
+    reference = _forward_backward(F.conv2d_reference, x, w, b, grad, p)
+    blocks = dict(_BLOCK_BYTES=1, _MIN_BLOCK_COLUMNS=1) if one_row_blocks else {}
+    with mock.patch.multiple(conv_module, **blocks) if blocks else contextlib.nullcontext():
+        fast = _forward_backward(F.conv2d, x, w, b, grad, p)
+    for name, ours, expected in zip(("out", "dx", "dw", "db"), fast, reference, strict=False):
+        assert ours.shape == expected.shape and ours.dtype == expected.dtype, name
+        assert minialex.rel_error(ours, expected) <= 1e-10, name
+
+
+def test_fast_conv_equals_reference_on_alexnet_conv2_towers():
+    """The paper's conv2 shape (groups=2, 5x5, padding 2) on standard-normal values."""
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((2, 96, 27, 27))
+    w = rng.standard_normal((256, 48, 5, 5)) * 0.05
+    b = rng.standard_normal(256)
+    grad = rng.standard_normal((2, 256, 27, 27))
+    results = []
+    for conv in CONVS:
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        out = conv(*ts, stride=1, padding=2, groups=2)
+        out.backward(grad)
+        results.append([out.data] + [t.grad for t in ts])
+    for name, ours, expected in zip(("out", "dx", "dw", "db"), *results, strict=True):
+        assert minialex.rel_error(ours, expected) <= 1e-10, name
 
 
 def test_public_gradcheck_on_conv():
@@ -265,11 +329,11 @@ def test_conv_blocks_weight_gradient_only(torch, monkeypatch):
 
 
 # ------------------------------------------------------------------ bad input
-def _conv_call(x_shape, w_shape, b_shape=None, dtype=np.float64, **kwargs):
+def _conv_call(x_shape, w_shape, b_shape=None, dtype=np.float64, conv=F.conv2d, **kwargs):
     x = Tensor(np.zeros(x_shape, dtype=dtype))
     w = Tensor(np.zeros(w_shape))
     b = None if b_shape is None else Tensor(np.zeros(b_shape))
-    return F.conv2d(x, w, b, **kwargs)
+    return conv(x, w, b, **kwargs)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, error, fragments", [
@@ -290,28 +354,33 @@ def _conv_call(x_shape, w_shape, b_shape=None, dtype=np.float64, **kwargs):
     ((1, 3, 8, 8), (4, 3, 3, 3), {"padding": -1}, ValueError, ["conv2d", "padding"]),
     ((1, 3, 8, 8), (4, 3, 3, 3), {"groups": 0}, ValueError, ["conv2d", "groups", "0"]),
 ])
-def test_conv_bad_input_messages(x_shape, w_shape, kwargs, error, fragments):
+@pytest.mark.parametrize("conv", CONVS, ids=lambda f: f.__name__)
+def test_conv_bad_input_messages(conv, x_shape, w_shape, kwargs, error, fragments):
     with pytest.raises(error) as info:
-        _conv_call(x_shape, w_shape, **kwargs)
+        _conv_call(x_shape, w_shape, conv=conv, **kwargs)
+    assert str(info.value).startswith(f"{conv.__name__}: ")
     for fragment in fragments:
-        assert fragment in str(info.value)
+        assert fragment.replace("conv2d", conv.__name__) in str(info.value)
 
 
-def test_conv_bias_shape_message():
-    with pytest.raises(ValueError, match=r"conv2d: expected bias of shape \(4,\).*got shape"):
-        _conv_call((1, 3, 8, 8), (4, 3, 3, 3), b_shape=(3,))
+@pytest.mark.parametrize("conv", CONVS, ids=lambda f: f.__name__)
+def test_conv_bias_shape_message(conv):
+    with pytest.raises(ValueError, match=rf"^{conv.__name__}: expected bias of shape \(4,\).*got"):
+        _conv_call((1, 3, 8, 8), (4, 3, 3, 3), b_shape=(3,), conv=conv)
 
 
-def test_conv_mixed_dtypes_message():
+@pytest.mark.parametrize("conv", CONVS, ids=lambda f: f.__name__)
+def test_conv_mixed_dtypes_message(conv):
     with pytest.raises(TypeError) as info:
-        _conv_call((1, 3, 8, 8), (4, 3, 3, 3), dtype=np.float32)
-    assert "conv2d" in str(info.value) and "float32" in str(info.value) \
+        _conv_call((1, 3, 8, 8), (4, 3, 3, 3), dtype=np.float32, conv=conv)
+    assert str(info.value).startswith(conv.__name__) and "float32" in str(info.value) \
         and "float64" in str(info.value)
 
 
-def test_conv_integer_input_message():
-    with pytest.raises(TypeError, match="conv2d: expected a floating-point input"):
-        F.conv2d(Tensor(np.zeros((1, 1, 4, 4), dtype=np.int64)), Tensor(np.zeros((1, 1, 2, 2))))
+@pytest.mark.parametrize("conv", CONVS, ids=lambda f: f.__name__)
+def test_conv_integer_input_message(conv):
+    with pytest.raises(TypeError, match=f"{conv.__name__}: expected a floating-point input"):
+        conv(Tensor(np.zeros((1, 1, 4, 4), dtype=np.int64)), Tensor(np.zeros((1, 1, 2, 2))))
 
 
 # ------------------------------------------------------------------ nn.Conv2d

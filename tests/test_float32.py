@@ -1,7 +1,8 @@
 """float32 stays float32: no op of a float32 AlexNet promotes anything to float64.
 
-Every array an op produces (forward outputs) and every gradient handed to ``_accumulate``
-(backward) is recorded while small AlexNets run one training step; all must be float32.
+Every array an op produces (forward outputs) and every gradient handed to
+``accumulate_grad`` (backward) is recorded while small AlexNets run one training step; all
+must be float32.
 A float64 leak (an np.float64 scalar, a float64 helper array) would double memory traffic
 and silently change the numbers.
 """
@@ -21,18 +22,18 @@ np = backend.np
 def recorded_dtypes(monkeypatch):
     """(what, op name, dtype) for every op output and every accumulated gradient."""
     seen: list[tuple[str, str, object]] = []
-    result, accumulate = Tensor._result, Tensor._accumulate
+    from_op, accumulate_grad = Tensor.from_op, Tensor.accumulate_grad
 
-    def spy_result(data, parents, op, backward):
+    def spy_from_op(data, parents, backward, op=""):
         seen.append(("output", op, data.dtype))
-        return result(data, parents, op, backward)
+        return from_op(data, parents, backward, op=op)
 
-    def spy_accumulate(self, g, owned=False):
+    def spy_accumulate_grad(self, g, *, owned=False):
         seen.append(("gradient", self._op or "leaf", g.dtype))
-        return accumulate(self, g, owned)
+        return accumulate_grad(self, g, owned=owned)
 
-    monkeypatch.setattr(Tensor, "_result", staticmethod(spy_result))
-    monkeypatch.setattr(Tensor, "_accumulate", spy_accumulate)
+    monkeypatch.setattr(Tensor, "from_op", staticmethod(spy_from_op))
+    monkeypatch.setattr(Tensor, "accumulate_grad", spy_accumulate_grad)
     return seen
 
 
@@ -64,6 +65,6 @@ def test_float32_alexnet_step_has_only_float32_arrays(recorded_dtypes, variant, 
 def test_recorder_catches_a_float64_leak(recorded_dtypes):
     """The spy sees an op that returns float64 (so the test above can fail)."""
     x = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
-    leaked = Tensor._result(x.data.astype(np.float64), (x,), "leaky", lambda g: None)
+    leaked = Tensor.from_op(x.data.astype(np.float64), (x,), lambda g: None, op="leaky")
     assert ("output", "leaky", np.dtype(np.float64)) in recorded_dtypes
     assert leaked.dtype == np.float64

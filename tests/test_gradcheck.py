@@ -31,8 +31,8 @@ def scaled_square(x: Tensor, factor: float = 1.0, bad_index=None) -> Tensor:
             grad = grad * factor
         else:
             grad[bad_index] *= factor
-        x._accumulate(grad)
-    return Tensor._result(x.data**2, (x,), "scaled_square", _backward)
+        x.accumulate_grad(grad)
+    return Tensor.from_op(x.data**2, (x,), _backward, op="scaled_square")
 
 
 def leaf(shape, seed=0, low=0.5, high=2.0):
@@ -107,9 +107,9 @@ def test_error_names_the_failing_input():
 
     def half_wrong_mul(s, t):
         def _backward(g):
-            s._accumulate(g * t.data)
-            t._accumulate(g * s.data * 1.1)  # wrong only for the second input
-        return Tensor._result(s.data * t.data, (s, t), "half_wrong_mul", _backward)
+            s.accumulate_grad(g * t.data)
+            t.accumulate_grad(g * s.data * 1.1)  # wrong only for the second input
+        return Tensor.from_op(s.data * t.data, (s, t), _backward, op="half_wrong_mul")
 
     with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2, 2\)\)"):
         gradcheck(half_wrong_mul, [a, b])
@@ -119,7 +119,7 @@ def test_missing_gradient_is_caught():
     x = leaf((2, 3))
 
     def forgets(t):  # forward depends on t, backward never passes a gradient on
-        return Tensor._result(t.data * 2.0, (t,), "forgets", lambda g: None)
+        return Tensor.from_op(t.data * 2.0, (t,), lambda g: None, op="forgets")
 
     with pytest.raises(GradcheckError):
         gradcheck(forgets, [x])

@@ -68,9 +68,10 @@ def test_summarise_custom_model_example() -> None:
 def test_lessons_command_without_the_repository_says_where_they_are(monkeypatch, capsys,
                                                                    tmp_path: Path) -> None:
     from minialex import lessons_index
+    from minialex.cli import lessons
 
     monkeypatch.setattr(lessons_index, "lessons_dir", lambda: None)
-    assert lessons_index.cli_lessons(None) == 1
+    assert lessons.run(None) == 1
     assert "lessons/ folder of the minialex repository" in capsys.readouterr().out
     monkeypatch.setattr(lessons_index, "lessons_dir", lambda: tmp_path)  # empty folder
-    assert lessons_index.cli_lessons(None) == 1
+    assert lessons.run(None) == 1

@@ -262,7 +262,7 @@ def test_retained_grad_kept_when_a_pass_gives_it_nothing():
     h = (x * 2.0).retain_grad()
     (h * h).sum().backward()
     # A node that passes no gradient on: h is in this graph but receives none.
-    blocked = Tensor._result(h.data.copy(), (h,), "blocked", lambda g: None)
+    blocked = Tensor.from_op(h.data.copy(), (h,), lambda g: None, op="blocked")
     blocked.sum().backward()
     np.testing.assert_array_equal(h.grad, 2 * h.data)
 
@@ -285,15 +285,109 @@ def test_leaf_grads_do_not_alias():
     np.testing.assert_array_equal(b.grad, [1.0, 1.0, 1.0])
 
 
+# ------------------------------------------------------------------ writing an op (public API)
+def cube(x: Tensor) -> Tensor:
+    """y = x**3 written as a learner would: forward on arrays, backward beside it."""
+    def _backward(g):
+        x.accumulate_grad(3 * x.data**2 * g)
+    return Tensor.from_op(x.data**3, (x,), _backward, op="cube")
+
+
+def test_from_op_records_a_node_that_backward_runs():
+    x = Tensor(np.array([1.0, 2.0, -3.0]), requires_grad=True)
+    y = cube(x)
+    assert y.requires_grad and not y.is_leaf and y._prev == (x,) and y._op == "cube"
+    (y * 2.0).sum().backward()  # with built-in ops around it
+    np.testing.assert_array_equal(x.grad, [6.0, 24.0, 54.0])  # 2 * 3x^2, by hand
+
+
+def test_from_op_records_nothing_without_a_gradient_to_compute():
+    constant = Tensor(np.array([1.0, 2.0]))
+    assert cube(constant).is_leaf and not cube(constant).requires_grad
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with no_grad():
+        y = cube(x)
+    assert y.is_leaf and not y.requires_grad and y._prev == ()
+    np.testing.assert_array_equal(y.data, [1.0, 8.0])
+
+
+def test_from_op_two_parents_and_a_parent_used_twice():
+    """f(a, b) = a * b^2 by hand: df/da = b^2, df/db = 2ab; f(a, a) gives 3a^2."""
+    def a_times_b_squared(a, b):
+        def _backward(g):
+            a.accumulate_grad(g * b.data**2)
+            b.accumulate_grad(g * 2 * a.data * b.data)
+        return Tensor.from_op(a.data * b.data**2, (a, b), _backward, op="ab2")
+
+    a = Tensor(np.array([2.0, -1.0]), requires_grad=True)
+    b = Tensor(np.array([3.0, 0.5]), requires_grad=True)
+    a_times_b_squared(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [9.0, 0.25])
+    np.testing.assert_array_equal(b.grad, [12.0, -1.0])
+    a.zero_grad()
+    a_times_b_squared(a, a).sum().backward()
+    np.testing.assert_array_equal(a.grad, [12.0, 3.0])  # b^2 + 2ab with b = a: 3a^2
+    assert minialex.gradcheck(a_times_b_squared, [a, b])
+
+
+def test_from_op_argument_errors_say_what_is_expected():
+    x = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(TypeError, match=r"parents must be a tuple of Tensors, e\.g\. \(x,\)"):
+        Tensor.from_op(x.data, x, lambda g: None, op="single")
+    with pytest.raises(TypeError, match="parents must be a tuple of Tensors"):
+        Tensor.from_op(x.data, (x.data,), lambda g: None, op="array_parent")
+    with pytest.raises(TypeError, match=r"backward must be a function.*from_op\(data, parents, "
+                                        r"backward, op=name\)"):
+        Tensor.from_op(x.data, (x,), "old_order", lambda g: None)
+
+
+def test_accumulate_grad_adds_checks_shape_and_skips_constants():
+    x = Tensor(np.ones(3), requires_grad=True)
+    x.accumulate_grad(np.array([1.0, 2.0, 3.0]))
+    x.accumulate_grad(np.array([0.5, 0.5, 0.5]))
+    np.testing.assert_array_equal(x.grad, [1.5, 2.5, 3.5])
+    constant = Tensor(np.ones(3))
+    constant.accumulate_grad(np.ones(3))
+    assert constant.grad is None
+    y = cube(x)
+    with pytest.raises(RuntimeError, match=r"gradient shape \(2,\) does not match tensor "
+                                           r"shape \(3,\) \(output of 'cube'\)"):
+        y.accumulate_grad(np.ones(2))
+
+
+def test_op_template_in_functional_docstring_runs():
+    """The op-writing template in minialex.functional's docstring is executed, not just read."""
+    import doctest
+
+    import minialex.functional as F
+
+    result = doctest.testmod(F, report=True)
+    assert result.attempted >= 8 and result.failed == 0, result
+
+
+def test_private_op_names_are_gone_from_library_and_teaching_code():
+    """Lessons, examples, the README and the library use only from_op / accumulate_grad."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [*root.glob("minialex/**/*.py"), *root.glob("lessons/*.py"),
+             *root.glob("examples/*.py"), *root.glob("*.md"), *root.glob("lessons/*.md")]
+    stale = [f.name for f in files
+             if "._result(" in f.read_text(encoding="utf-8")
+             or "._accumulate(" in f.read_text(encoding="utf-8")]
+    assert not stale, f"private op API still used in {stale}"
+    assert not hasattr(Tensor, "_result") and not hasattr(Tensor, "_accumulate")
+
+
 def test_owned_gradients_are_kept_and_still_do_not_alias():
     """An op's fresh gradient is kept without a copy (owned=True); a shared one is copied."""
     w = Tensor(np.ones(3), requires_grad=True)
     fresh = np.arange(3.0)
-    w._accumulate(fresh, owned=True)
+    w.accumulate_grad(fresh, owned=True)
     assert w.grad is fresh
     v = Tensor(np.ones(3), requires_grad=True)
     shared = np.arange(3.0)
-    v._accumulate(shared)
+    v.accumulate_grad(shared)
     assert v.grad is not shared
     np.testing.assert_array_equal(v.grad, shared)
 

@@ -271,7 +271,7 @@ def test_save_and_load_contract(tmp_path):
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
-    import minialex.train as train
+    import minialex.checkpoint as checkpoint
 
     net, opt = _trained(tmp_path)
     path = tmp_path / "last.npz"
@@ -281,7 +281,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     def crash(f, arrays):
         f.write(b"PK\x03\x04 half a zip file")
         raise OSError("disk full (simulated)")
-    monkeypatch.setattr(train, "_write_npz", crash)
+    monkeypatch.setattr(checkpoint, "_write_npz", crash)
     for p in net.parameters():
         p.data += 1.0
     with pytest.raises(OSError, match="simulated"):
@@ -441,7 +441,7 @@ def test_history_files(tmp_path):
 
 # ---------------------------------------------------------------------------- command line
 def test_cli_train_resume_and_evaluate(tmp_path):
-    from minialex.__main__ import main
+    from minialex.cli import main
 
     out = tmp_path / "run"
     common = ["--train-size", "48", "--test-size", "16", "--batch-size", "16",
@@ -468,7 +468,7 @@ def test_cli_train_resume_and_evaluate(tmp_path):
     ("--epochs", "0"), ("--epochs", "-1"), ("--batch-size", "0"), ("--train-size", "0"),
     ("--test-size", "-3"), ("--image-size", "0"), ("--seed", "-1"), ("--epochs", "two")])
 def test_cli_train_refuses_bad_counts_naming_the_option(option, value, capsys):
-    from minialex.__main__ import main
+    from minialex.cli import main
 
     with pytest.raises(SystemExit) as info:
         main(["train", option, value])
@@ -477,7 +477,7 @@ def test_cli_train_refuses_bad_counts_naming_the_option(option, value, capsys):
 
 
 def test_cli_train_without_a_full_batch_is_an_error(tmp_path, capsys):
-    from minialex.__main__ import main
+    from minialex.cli import main
 
     code = main(["train", "--batch-size", "100", "--train-size", "64", "--test-size", "8",
                  "--out", str(tmp_path / "run"), "--no-progress"])
@@ -488,7 +488,7 @@ def test_cli_train_without_a_full_batch_is_an_error(tmp_path, capsys):
 
 def _folder_checkpoint(tmp_path, dataset, data_dir):
     """A checkpoint whose recorded configuration points at ``dataset`` in ``data_dir``."""
-    from minialex.train import _build
+    from minialex.cli._runs import build_model
 
     cfg = {"variant": "cifar-small", "dataset": dataset, "data_dir": str(data_dir),
            "image_size": 32, "crop_padding": 4, "num_classes": 10, "input_shape": [3, 32, 32],
@@ -496,7 +496,7 @@ def _folder_checkpoint(tmp_path, dataset, data_dir):
            "classes": [f"c{i}" for i in range(10)], "augment": "none"}
     backend.manual_seed(0)
     path = tmp_path / "model.npz"
-    save_checkpoint(path, _build(cfg), config=cfg, epoch=3)
+    save_checkpoint(path, build_model(cfg), config=cfg, epoch=3)
     return path
 
 
@@ -506,7 +506,7 @@ def test_cli_evaluate_reads_only_the_test_split(tmp_path, dataset, capsys):
 
     from PIL import Image
 
-    from minialex.__main__ import main
+    from minialex.cli import main
 
     data = tmp_path / "data"
     rng = np.random.default_rng(0)
@@ -527,7 +527,7 @@ def test_cli_evaluate_reads_only_the_test_split(tmp_path, dataset, capsys):
 
 
 def test_cli_evaluate_names_a_directory(tmp_path, capsys):
-    from minialex.__main__ import main
+    from minialex.cli import main
 
     assert main(["evaluate", "--checkpoint", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err

@@ -30,8 +30,8 @@ def relu(x: Tensor) -> Tensor:
     out_data = xp.maximum(x.data, 0)
 
     def _backward(g: Any) -> None:
-        x._accumulate(g * (out_data > 0), owned=True)
-    return Tensor._result(out_data, (x,), "relu", _backward)
+        x.accumulate_grad(g * (out_data > 0), owned=True)
+    return Tensor.from_op(out_data, (x,), _backward, op="relu")
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -41,8 +41,8 @@ def tanh(x: Tensor) -> Tensor:
     out_data = xp.tanh(x.data)
 
     def _backward(g: Any) -> None:
-        x._accumulate(g * (1 - out_data * out_data))
-    return Tensor._result(out_data, (x,), "tanh", _backward)
+        x.accumulate_grad(g * (1 - out_data * out_data))
+    return Tensor.from_op(out_data, (x,), _backward, op="tanh")
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -54,8 +54,8 @@ def sigmoid(x: Tensor) -> Tensor:
     out_data = xp.where(x.data >= 0, 1 / (1 + e), e / (1 + e))
 
     def _backward(g: Any) -> None:
-        x._accumulate(g * out_data * (1 - out_data))
-    return Tensor._result(out_data, (x,), "sigmoid", _backward)
+        x.accumulate_grad(g * out_data * (1 - out_data))
+    return Tensor.from_op(out_data, (x,), _backward, op="sigmoid")
 
 
 def _shifted(xp: Any, a: Any, dim: int) -> tuple[Any, Any]:
@@ -82,8 +82,8 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
     def _backward(g: Any) -> None:
         # Jacobian-vector product of softmax: y * (g - <g, y>).
-        x._accumulate(out_data * (g - (g * out_data).sum(axis=dim, keepdims=True)))
-    return Tensor._result(out_data, (x,), "softmax", _backward)
+        x.accumulate_grad(out_data * (g - (g * out_data).sum(axis=dim, keepdims=True)))
+    return Tensor.from_op(out_data, (x,), _backward, op="softmax")
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -95,5 +95,5 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     out_data = shifted - lse
 
     def _backward(g: Any) -> None:
-        x._accumulate(g - xp.exp(out_data) * g.sum(axis=dim, keepdims=True))
-    return Tensor._result(out_data, (x,), "log_softmax", _backward)
+        x.accumulate_grad(g - xp.exp(out_data) * g.sum(axis=dim, keepdims=True))
+    return Tensor.from_op(out_data, (x,), _backward, op="log_softmax")

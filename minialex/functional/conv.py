@@ -1,4 +1,7 @@
-"""Convolution as matrix multiplication: im2col + one GEMM per group, col2im in backward.
+"""Convolution as matrix multiplication: im2col, one GEMM per group, col2im in backward.
+
+Read ``conv2d_reference`` first: the textbook method, forward and backward on one screen.
+``conv2d`` further down computes the same numbers faster and is tested equal to it.
 
 A convolution slides a (C_in, KH, KW) kernel over the input. ``im2col`` lays every input
 patch out as one column of a matrix, so that all C_out kernels applied at all positions become
@@ -7,24 +10,24 @@ a single matrix product (GEMM), the operation BLAS libraries run close to the ha
     cols = im2col(x, ...)                    # (C_in*KH*KW, OH*OW*N)
     out  = w.reshape(C_out, -1) @ cols       # (C_out,      OH*OW*N)
 
-Layout choice: the columns are ordered (oh, ow, n), batch last. The patch view then reads and
-``col2im`` writes runs of OW*N contiguous numbers (stride 1), instead of runs of only OW (13 for
-AlexNet's conv3-5), which is what makes the copy and the scatter-add fast in NumPy. The price
-is one transpose of the (small) output back to NCHW.
-
 Backward of ``out = W @ cols`` is two more GEMMs: ``dW = dout @ cols.T`` and
 ``dcols = W.T @ dout``; ``col2im`` then adds every column entry back to the pixel it came
 from (a pixel appears in up to KH*KW patches, so its gradient is a sum).
 
-In ``conv2d`` the columns are built a block of output rows at a time (a few MB, a contiguous
-run of columns) into one reused buffer, and rebuilt from the saved input in backward: the same
-products, but the full matrix, which repeats each input pixel about KH*KW/stride^2 times
-(224 MB for AlexNet's conv2 at batch 32), is never held in memory, and each block is still in
-the CPU cache when the GEMM reads it.
-
 Groups (AlexNet's two GPU towers, Krizhevsky et al. 2012) split the channels into ``groups``
 independent convolutions: group g sees input channels g*C_in/groups .. and produces output
 channels g*C_out/groups ..; the columns of one group are a contiguous block of rows of ``cols``.
+
+What ``conv2d`` changes, each for speed or memory (lesson 03 measures what each one buys):
+
+- batch-last: the padded input is copied once to (C, H, W, N). A patch copy then moves runs
+  of OW*N contiguous numbers instead of runs of OW (13 for AlexNet's conv3-5).
+- phase split: with stride s, input column w moves to [w % s, w // s], so the columns
+  j, j + s, j + 2s of a window become neighbours and the runs stay OW*N long (conv1, s = 4).
+- blocks: the columns are built a block of output rows at a time (a few MB) into one reused
+  buffer, used by the GEMMs while still in cache, and rebuilt from the input in backward. The
+  full matrix (224 MB for AlexNet's conv2 at batch 32) is never held.
+- ``matmul(out=)``: every GEMM writes straight into its slice of the output or gradient.
 """
 
 from __future__ import annotations
@@ -46,23 +49,138 @@ from minialex.functional._checks import (
 )
 from minialex.tensor import Tensor
 
-__all__ = ["conv2d", "im2col", "col2im"]
-
-# conv2d builds im2col columns a block of output rows at a time: about this many bytes (stays
-# in the CPU cache), but at least this many columns (narrower GEMMs run below BLAS's best).
-_BLOCK_BYTES = 1 << 22
-_MIN_BLOCK_COLUMNS = 2048
+__all__ = ["conv2d_reference", "conv2d", "im2col", "col2im"]
 
 IntPair = int | tuple[int, int]
 
 
+# ================================================================== the textbook method
+def im2col(x: Any, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
+    """Input patches as columns: one strided copy per kernel offset (i, j).
+
+    x: (N, C, H, W) array -> (C*KH*KW, OH*OW*N) array. Row ``(c*KH + i)*KW + j`` holds input
+    channel c at kernel offset (i, j), so ``w.reshape(C_out, -1) @ cols`` is the convolution;
+    column ``(oh*OW + ow)*N + n`` is the patch of image n under output pixel (oh, ow).
+    """
+    xp = backend.get_array_module(x)
+    kh, kw, sh, sw, ph, pw, oh, ow = _geometry(x.shape, kernel_size, stride, padding)
+    n, c = x.shape[:2]
+    xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = xp.empty((c, kh, kw, oh, ow, n), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            # the pixel at offset (i, j) of every window: (N, C, OH, OW) -> (C, OH, OW, N)
+            cols[:, i, j] = xpad[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw].transpose(1, 2, 3, 0)
+    return cols.reshape(c * kh * kw, oh * ow * n)
+
+
+def col2im(cols: Any, x_shape: tuple[int, int, int, int], kernel_size: IntPair,
+           stride: IntPair = 1, padding: IntPair = 0) -> Any:
+    """Adjoint of ``im2col``: add every column entry back onto the pixel it was read from.
+
+    cols: (C*KH*KW, OH*OW*N) -> (N, C, H, W). One strided add per kernel offset; a pixel in
+    several patches receives the sum, and the padding is cut away at the end.
+    """
+    xp = backend.get_array_module(cols)
+    n, c, h, w = x_shape
+    kh, kw, sh, sw, ph, pw, oh, ow = _geometry(x_shape, kernel_size, stride, padding)
+    dc = cols.reshape(c, kh, kw, oh, ow, n)
+    dxpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxpad[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += dc[:, i, j].transpose(3, 0, 1, 2)
+    return dxpad[:, :, ph:ph + h, pw:pw + w]
+
+
+def conv2d_reference(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
+                     padding: IntPair = 0, groups: int = 1) -> Tensor:
+    """2-D convolution, the textbook way: im2col, one GEMM per group, col2im in backward.
+
+    x: (N, C_in, H, W), w: (C_out, C_in/groups, KH, KW), b: (C_out,) or None
+    -> (N, C_out, OH, OW). Same arguments, checks and numbers as ``conv2d``, which is tested
+    equal to it; this one keeps the whole column matrix from forward until backward.
+    """
+    x, w, b, stride, padding = _conv_arguments("conv2d_reference", x, w, b, stride, padding,
+                                               groups)
+    xp = backend.get_array_module(x.data)
+    n, c_in, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    oh, ow = output_size(h, kh, stride[0], padding[0]), output_size(wd, kw, stride[1], padding[1])
+    cols = im2col(x.data, (kh, kw), stride, padding)  # (C_in*KH*KW, OH*OW*N)
+    wmat = w.data.reshape(c_out, -1)  # (C_out, C_in/groups*KH*KW): one kernel per row
+    # Group gi: rows `outs` of W (its output channels), rows `ins` of cols (its input channels).
+    k_g, cout_g = wmat.shape[1], c_out // groups
+    group_rows = [(slice(gi * cout_g, (gi + 1) * cout_g), slice(gi * k_g, (gi + 1) * k_g))
+                  for gi in range(groups)]
+    out = xp.concatenate([wmat[outs] @ cols[ins] for outs, ins in group_rows])  # (C_out, OH*OW*N)
+    out = out.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2)  # -> (N, C_out, OH, OW)
+    if b is not None:
+        out = out + b.data.reshape(c_out, 1, 1)
+
+    def _backward(g: Any) -> None:
+        dout = g.transpose(1, 2, 3, 0).reshape(c_out, -1)  # (C_out, OH*OW*N), as out was
+        # dW = dout @ cols.T and dcols = W.T @ dout, one GEMM per group each
+        dw = xp.concatenate([dout[outs] @ cols[ins].T for outs, ins in group_rows])
+        dcols = xp.concatenate([wmat[outs].T @ dout[outs] for outs, _ in group_rows])
+        w.accumulate_grad(dw.reshape(w.shape))
+        x.accumulate_grad(col2im(dcols, x.shape, (kh, kw), stride, padding))
+        if b is not None:
+            b.accumulate_grad(dout.sum(axis=1))
+
+    parents = (x, w) if b is None else (x, w, b)
+    return Tensor.from_op(out, parents, _backward, op="conv2d_reference")
+
+
+# ================================================================== shared by both
 def _geometry(x_shape: tuple[int, ...], kernel: IntPair, stride: IntPair,
               padding: IntPair) -> tuple[int, int, int, int, int, int, int, int]:
+    """(KH, KW, SH, SW, PH, PW, OH, OW) of a window on an (N, C, H, W) input."""
     kh, kw = pair(kernel, "kernel_size")
     sh, sw = pair(stride, "stride")
     ph, pw = pair(padding, "padding")
     _, _, h, w = x_shape
     return kh, kw, sh, sw, ph, pw, output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
+
+
+def _conv_arguments(layer: str, x: Any, w: Any, b: Any, stride: IntPair, padding: IntPair,
+                    groups: int) -> tuple[Tensor, Tensor, Tensor | None, tuple[int, int],
+                                          tuple[int, int]]:
+    """The checks both convolutions make, with messages naming ``layer``: x, w, b as
+    Tensors and stride, padding as validated (height, width) pairs."""
+    x = as_tensor(x, layer)
+    w = as_tensor(w, layer, "weight")
+    b = None if b is None else as_tensor(b, layer, "bias")
+    check_rank(layer, x, 4, "(N, C_in, H, W)")
+    check_rank(layer, w, 4, "(C_out, C_in/groups, KH, KW)", "weight")
+    check_floating(layer, x)
+    check_same_dtype(layer, input=x, weight=w, bias=b)
+    check_same_device(layer, input=x, weight=w, bias=b)
+    check_finite(layer, x)
+    groups = check_positive_int(layer, "groups", groups)
+    n, c_in, h, wd = x.shape
+    c_out, c_per_group, kh, kw = w.shape
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"{layer}: groups={groups} must divide both C_in={c_in} and "
+                         f"C_out={c_out} (input shape {x.shape}, weight shape {w.shape})")
+    if c_per_group * groups != c_in:
+        raise ValueError(f"{layer}: expected input with C_in={c_per_group * groups} channels "
+                         f"(weight shape {w.shape}, groups={groups}), got shape {x.shape}")
+    if b is not None and b.shape != (c_out,):
+        raise ValueError(f"{layer}: expected bias of shape ({c_out},) for weight shape "
+                         f"{w.shape}, got shape {b.shape}")
+    _, st, pd = check_window(layer, (kh, kw), stride, padding)
+    hp, wp = h + 2 * pd[0], wd + 2 * pd[1]
+    if kh > hp or kw > wp:
+        raise ValueError(f"{layer}: kernel ({kh}, {kw}) is larger than the padded input "
+                         f"({hp}, {wp}) (input shape {x.shape}, padding {pd})")
+    return x, w, b, st, pd
+
+
+# ================================================================== the fast path
+# conv2d builds im2col columns a block of output rows at a time: about this many bytes (stays
+# in the CPU cache), but at least this many columns (narrower GEMMs run below BLAS's best).
+_BLOCK_BYTES = 1 << 22
+_MIN_BLOCK_COLUMNS = 2048
 
 
 def _batch_last_padded(x: Any, ph: int, pw: int) -> Any:
@@ -79,7 +197,7 @@ def _phase_split(xc: Any, sw: int) -> Any:
 
     A window with stride sw reads columns j, j + sw, j + 2*sw, ... of its kernel row: after the
     split these are neighbours, so the copy into im2col's columns moves runs of OW*N numbers
-    instead of runs of N (conv1, stride 4: about 3x faster). For sw == 1 it is only a view.
+    instead of runs of N (lesson 03 times the difference). For sw == 1 it is only a view.
     """
     c, hp, wp, n = xc.shape
     if sw == 1:
@@ -120,45 +238,6 @@ def _col2im_add(dxc: Any, dc: Any, sh: int, sw: int, first_row: int) -> None:
             dxc[:, top + i:top + i + sh * r:sh, j:j + sw * ow:sw, :] += dc[:, i, j]
 
 
-def im2col(x: Any, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
-    """Input patches as columns.
-
-    x: (N, C, H, W) array -> (C*KH*KW, OH*OW*N) array. Row ``(c*KH + i)*KW + j`` holds input
-    channel c at kernel offset (i, j), so ``w.reshape(C_out, -1) @ cols`` is the convolution;
-    column ``(oh*OW + ow)*N + n`` is the patch of image n under output pixel (oh, ow).
-
-    The patches are strided views of the (padded, batch-last) input: no Python loop over
-    pixels, and the data is gathered by one copy per column phase (one for stride 1).
-    """
-    xp = backend.get_array_module(x)
-    kh, kw, sh, sw, ph, pw, oh, ow = _geometry(x.shape, kernel_size, stride, padding)
-    n, c = x.shape[:2]
-    cols = xp.empty((c * kh * kw, oh * ow * n), dtype=x.dtype)
-    xs = _phase_split(_batch_last_padded(x, ph, pw), sw)
-    _copy_patches(cols.reshape(c, kh, kw, oh, ow, n), _patch_views(xs, kh, kw, sh, oh, ow),
-                  range(oh))
-    return cols
-
-
-def col2im(cols: Any, x_shape: tuple[int, int, int, int], kernel_size: IntPair,
-           stride: IntPair = 1, padding: IntPair = 0) -> Any:
-    """Adjoint of ``im2col``: add every column entry back onto the pixel it was read from.
-
-    cols: (C*KH*KW, OH*OW*N) -> (N, C, H, W). One vectorised strided add per kernel offset
-    (KH*KW of them); overlapping patches sum up, padding is cut away at the end.
-    """
-    xp = backend.get_array_module(cols)
-    n, c, h, w = x_shape
-    kh, kw, sh, sw, ph, pw, oh, ow = _geometry(x_shape, kernel_size, stride, padding)
-    dc = cols.reshape(c, kh, kw, oh, ow, n)
-    dxc = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
-    # A few channels at a time, so the block of dxc being added to stays in cache.
-    step = backend.chunk_length(dxc, dxc[0].size * dxc.itemsize)
-    for c0 in range(0, c, step):
-        _col2im_add(dxc[c0:c0 + step], dc[c0:c0 + step], sh, sw, 0)
-    return _unpad_batch_first(dxc, x_shape, ph, pw)
-
-
 def _unpad_batch_first(dxc: Any, x_shape: tuple[int, int, int, int], ph: int, pw: int) -> Any:
     """(C, Hp, Wp, N) padded batch-last gradient -> (N, C, H, W)."""
     xp = backend.get_array_module(dxc)
@@ -168,47 +247,16 @@ def _unpad_batch_first(dxc: Any, x_shape: tuple[int, int, int, int], ph: int, pw
     return dx
 
 
-def _check_conv_args(x: Tensor, w: Tensor, b: Tensor | None, stride: IntPair,
-                     padding: IntPair, groups: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    layer = "conv2d"
-    check_rank(layer, x, 4, "(N, C_in, H, W)")
-    check_rank(layer, w, 4, "(C_out, C_in/groups, KH, KW)", "weight")
-    check_floating(layer, x)
-    check_same_dtype(layer, input=x, weight=w, bias=b)
-    check_same_device(layer, input=x, weight=w, bias=b)
-    check_finite(layer, x)
-    groups = check_positive_int(layer, "groups", groups)
-    n, c_in, h, wd = x.shape
-    c_out, c_per_group, kh, kw = w.shape
-    if c_in % groups or c_out % groups:
-        raise ValueError(f"{layer}: groups={groups} must divide both C_in={c_in} and "
-                         f"C_out={c_out} (input shape {x.shape}, weight shape {w.shape})")
-    if c_per_group * groups != c_in:
-        raise ValueError(f"{layer}: expected input with C_in={c_per_group * groups} channels "
-                         f"(weight shape {w.shape}, groups={groups}), got shape {x.shape}")
-    if b is not None and b.shape != (c_out,):
-        raise ValueError(f"{layer}: expected bias of shape ({c_out},) for weight shape "
-                         f"{w.shape}, got shape {b.shape}")
-    _, st, pd = check_window(layer, (kh, kw), stride, padding)
-    hp, wp = h + 2 * pd[0], wd + 2 * pd[1]
-    if kh > hp or kw > wp:
-        raise ValueError(f"{layer}: kernel ({kh}, {kw}) is larger than the padded input "
-                         f"({hp}, {wp}) (input shape {x.shape}, padding {pd})")
-    return st, pd
-
-
 def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
            padding: IntPair = 0, groups: int = 1) -> Tensor:
     """2-D cross-correlation (PyTorch's conv2d) with stride, zero padding and groups.
 
-    x: (N, C_in, H, W), w: (C_out, C_in/groups, KH, KW), b: (C_out,) or None
+    The numbers of ``conv2d_reference``, computed faster (the module docstring lists what
+    changes). x: (N, C_in, H, W), w: (C_out, C_in/groups, KH, KW), b: (C_out,) or None
     -> (N, C_out, OH, OW) with OH = floor((H + 2*padding - KH) / stride) + 1 (same for OW).
     ``stride`` and ``padding`` are ints or (height, width) pairs.
     """
-    x = as_tensor(x, "conv2d")
-    w = as_tensor(w, "conv2d", "weight")
-    b = None if b is None else as_tensor(b, "conv2d", "bias")
-    stride, padding = _check_conv_args(x, w, b, stride, padding, groups)
+    x, w, b, stride, padding = _conv_arguments("conv2d", x, w, b, stride, padding, groups)
     xp = backend.get_array_module(x.data)
 
     n, c_in, h, wd = x.shape
@@ -264,7 +312,7 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
         backend.copy_blocked(gmat, g.transpose(1, 2, 3, 0))
         gmat = gmat.reshape(c_out, oh * row_cols)
         if b is not None and b.requires_grad:
-            b._accumulate(gmat.sum(axis=1), owned=True)
+            b.accumulate_grad(gmat.sum(axis=1), owned=True)
         need_w, need_x = w.requires_grad, x.requires_grad  # images need no dx
         dw = xp.empty((c_out, k_g), dtype=g.dtype) if need_w else None
         dxc = xp.zeros((c_in, h + 2 * ph, wd + 2 * pw, n), dtype=g.dtype) if need_x else None
@@ -286,9 +334,9 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
                 _col2im_add(dxc, dblock.reshape(c_in, kh, kw, len(rows), ow, n), sh, sw,
                             rows.start)
         if need_w:
-            w._accumulate(dw.reshape(w.shape), owned=True)
+            w.accumulate_grad(dw.reshape(w.shape), owned=True)
         if need_x:
-            x._accumulate(_unpad_batch_first(dxc, x.shape, ph, pw), owned=True)
+            x.accumulate_grad(_unpad_batch_first(dxc, x.shape, ph, pw), owned=True)
 
     parents = (x, w) if b is None else (x, w, b)
-    return Tensor._result(out, parents, "conv2d", _backward)
+    return Tensor.from_op(out, parents, _backward, op="conv2d")

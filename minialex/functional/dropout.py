@@ -48,8 +48,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
         out_data = xp.zeros_like(x.data)
 
         def _backward_zero(g: Any) -> None:
-            x._accumulate(xp.zeros_like(g), owned=True)
-        return Tensor._result(out_data, (x,), "dropout", _backward_zero)
+            x.accumulate_grad(xp.zeros_like(g), owned=True)
+        return Tensor.from_op(out_data, (x,), _backward_zero, op="dropout")
 
     if rng is None:
         rng = backend.get_rng(like=x.data)
@@ -62,5 +62,5 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
     def _backward(g: Any) -> None:
         grad = g * keep
         grad *= scale
-        x._accumulate(grad, owned=True)
-    return Tensor._result(out_data, (x,), "dropout", _backward)
+        x.accumulate_grad(grad, owned=True)
+    return Tensor.from_op(out_data, (x,), _backward, op="dropout")

@@ -59,14 +59,14 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     def _backward(g: Any) -> None:
         g2 = g.reshape(-1, out_features)
         if x.requires_grad:
-            x._accumulate((g2 @ w.data).reshape(x.shape), owned=True)
+            x.accumulate_grad((g2 @ w.data).reshape(x.shape), owned=True)
         if w.requires_grad:
-            w._accumulate(g2.T @ a, owned=True)
+            w.accumulate_grad(g2.T @ a, owned=True)
         if b is not None and b.requires_grad:
-            b._accumulate(g2.sum(axis=0), owned=True)
+            b.accumulate_grad(g2.sum(axis=0), owned=True)
 
     parents = (x, w) if b is None else (x, w, b)
-    return Tensor._result(out_data, parents, "linear", _backward)
+    return Tensor.from_op(out_data, parents, _backward, op="linear")
 
 
 def flatten(x: Tensor, start_dim: int = 1, end_dim: int = -1) -> Tensor:

@@ -79,5 +79,5 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
             grad *= g / n
         else:
             grad *= g
-        logits._accumulate(grad, owned=True)
-    return Tensor._result(out_data, (logits,), "cross_entropy", _backward)
+        logits.accumulate_grad(grad, owned=True)
+    return Tensor.from_op(out_data, (logits,), _backward, op="cross_entropy")

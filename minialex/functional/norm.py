@@ -85,9 +85,9 @@ def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: flo
         back *= a
         back *= -2.0 * alpha * beta
         back += g * scale
-        x._accumulate(back, owned=True)
+        x.accumulate_grad(back, owned=True)
 
-    return Tensor._result(out_data, (x,), "local_response_norm", _backward)
+    return Tensor.from_op(out_data, (x,), _backward, op="local_response_norm")
 
 
 # ---------------------------------------------------------------- batch norm
@@ -172,17 +172,17 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         batch_stats = training and x.requires_grad  # then dx also involves sum(g), sum(g x_hat)
         g_sum = xp.einsum(channel_sum, g) if (need_b or batch_stats) else None
         if need_b:
-            bias._accumulate(g_sum, owned=True)
+            bias.accumulate_grad(g_sum, owned=True)
         centred = None
         if need_w or batch_stats:
             centred = a - mean.reshape(bshape)  # x_hat = centred * invstd, never stored
             gx_sum = xp.einsum(channel_dot, g, centred) * invstd  # sum(g * x_hat)
             if need_w:
-                weight._accumulate(gx_sum, owned=True)
+                weight.accumulate_grad(gx_sum, owned=True)
         if not x.requires_grad:
             return
         if not training:  # running statistics are constants
-            x._accumulate(g * scale.reshape(bshape), owned=True)
+            x.accumulate_grad(g * scale.reshape(bshape), owned=True)
             return
         # Compact form: dx = scale / n * (n g - sum(g) - x_hat * sum(g x_hat)), per channel;
         # built in centred's buffer to save a full-size temporary.
@@ -190,7 +190,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         dx *= (-scale * invstd * gx_sum / count).reshape(bshape)
         dx -= (scale * g_sum / count).reshape(bshape)
         dx += g * scale.reshape(bshape)
-        x._accumulate(dx, owned=True)
+        x.accumulate_grad(dx, owned=True)
 
     parents = tuple(t for t in (x, weight, bias) if t is not None)
-    return Tensor._result(out_data, parents, "batch_norm", _backward)
+    return Tensor.from_op(out_data, parents, _backward, op="batch_norm")

@@ -9,6 +9,8 @@ at that offset in every window form one strided slice of the padded input::
 so a pooling layer is a short Python loop over the KH*KW kernel offsets, each step a
 vectorised operation on whole (N, C, OH, OW) arrays: a running maximum, or a running sum.
 Backward walks the same offsets and adds each output gradient onto the slice it came from.
+This is already the plain method (the one col2im uses), so pooling has no separate reference
+version: the tests hold it to loops over every window and to PyTorch.
 
 Krizhevsky et al. (2012) pool with 3x3 windows and stride 2 ("overlapping pooling"), which
 they report lowers top-1 error by 0.4% compared with non-overlapping 2x2/2 windows.
@@ -125,9 +127,9 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
             dpad[index] += routed
             if k + 1 < len(offsets):
                 remaining -= routed
-        x._accumulate(geo.unpad(dpad), owned=True)
+        x.accumulate_grad(geo.unpad(dpad), owned=True)
 
-    return Tensor._result(out, (x,), "max_pool2d", _backward)
+    return Tensor.from_op(out, (x,), _backward, op="max_pool2d")
 
 
 def _avg_divisor(geo: _Geometry, xp: Any, dtype: Any) -> Any:
@@ -169,9 +171,9 @@ def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
         dpad = xp.zeros(geo.padded_shape, dtype=g.dtype)
         for _, _, index in offsets:
             dpad[index] += share
-        x._accumulate(geo.unpad(dpad), owned=True)
+        x.accumulate_grad(geo.unpad(dpad), owned=True)
 
-    return Tensor._result(out, (x,), "avg_pool2d", _backward)
+    return Tensor.from_op(out, (x,), _backward, op="avg_pool2d")
 
 
 def _adaptive_matrix(n_in: int, n_out: int, xp: Any, dtype: Any) -> Any:
@@ -204,8 +206,8 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
 
     if (oh, ow) == (h, w):  # torchvision AlexNet at 224x224: 6x6 -> 6x6 is the identity
         def _identity_backward(g: Any) -> None:
-            x._accumulate(g)
-        return Tensor._result(x.data.copy(), (x,), layer, _identity_backward)
+            x.accumulate_grad(g)
+        return Tensor.from_op(x.data.copy(), (x,), _identity_backward, op=layer)
 
     if h % oh == 0 and w % ow == 0:  # equal blocks
         bh, bw = h // oh, w // ow
@@ -213,13 +215,13 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
 
         def _block_backward(g: Any) -> None:
             share = (g / float(bh * bw))[:, :, :, None, :, None]
-            x._accumulate(xp.broadcast_to(share, (n, c, oh, bh, ow, bw)).reshape(x.shape))
-        return Tensor._result(out, (x,), layer, _block_backward)
+            x.accumulate_grad(xp.broadcast_to(share, (n, c, oh, bh, ow, bw)).reshape(x.shape))
+        return Tensor.from_op(out, (x,), _block_backward, op=layer)
 
     a_h = _adaptive_matrix(h, oh, xp, x.dtype)  # (OH, H)
     a_w = _adaptive_matrix(w, ow, xp, x.dtype)  # (OW, W)
     out = xp.matmul(xp.matmul(a_h, x.data), a_w.T)
 
     def _backward(g: Any) -> None:
-        x._accumulate(xp.matmul(xp.matmul(a_h.T, g), a_w), owned=True)
-    return Tensor._result(out, (x,), layer, _backward)
+        x.accumulate_grad(xp.matmul(xp.matmul(a_h.T, g), a_w), owned=True)
+    return Tensor.from_op(out, (x,), _backward, op=layer)

@@ -59,7 +59,6 @@ positive inputs), 0 elsewhere.
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
 import re
@@ -71,10 +70,11 @@ from minialex import nn
 from minialex.functional._checks import check_positive_int
 from minialex.nn import init
 from minialex.nn.module import Module, Sequential
-from minialex.summary import LayerError, describe, infer_shape
+from minialex.nn.rules import describe
+from minialex.nn.shapes import LayerError, infer_shape
 from minialex.tensor import Tensor
 
-__all__ = ["AlexNet", "VariantSpec", "VARIANTS", "alexnet", "cli_variants"]
+__all__ = ["AlexNet", "VariantSpec", "VARIANTS", "alexnet"]
 
 
 @dataclass(frozen=True)
@@ -377,26 +377,3 @@ def _init_kaiming(model: AlexNet, activation: str) -> None:
 
 _INITIALISERS = {"paper": _init_paper, "torch": _init_torch, "keras": _init_keras,
                  "kaiming": _init_kaiming}
-
-
-# ---------------------------------------------------------------------------- CLI
-def variants_table() -> str:
-    """One line per variant (name, input, FC widths, what distinguishes it), then sources.
-
-    The FC column is read from the spec: hidden widths, then the number of classes.
-    """
-    wn = max(len(v) for v in VARIANTS)
-    fc = {v.name: "FC " + "-".join(map(str, (*v.hidden, v.num_classes)))
-          for v in VARIANTS.values()}
-    wf = max(len(text) for text in fc.values())
-    lines = [f"{v.name:<{wn}}  {'x'.join(map(str, v.input_shape)):<9}  {fc[v.name]:<{wf}}  "
-             f"{v.description}" for v in VARIANTS.values()]
-    lines += ["", "Sources:"] + [f"  {v.name:<{wn}}  {v.source}" for v in VARIANTS.values()]
-    return "\n".join(lines)
-
-
-def cli_variants(args: argparse.Namespace) -> int:
-    """``python -m minialex variants``."""
-    print(variants_table())
-    print("\nShow one: python -m minialex summary --variant NAME [--input C,H,W] [--trace]")
-    return 0
