@@ -328,7 +328,8 @@ fit; with ceil mode the printed sizes come back.
 input sizes now end in 6x6x256?
 
 Next: lesson 05, assembling AlexNet (python lessons/05_assembling_alexnet.py). The exercise
-that goes with this lesson is the output-size formula for a whole network:
+that goes with this lesson is the output-size formula through a whole network: fill in
+exercises/output_size.py, then
 
-    python -m minialex exercises
+    python -m minialex check output_size
 """)

@@ -247,7 +247,8 @@ still keep it smaller?
 the large value inside a window, away from the shared borders).
 
 Next: lesson 09, dropout (python lessons/09_dropout.py). The exercise that goes with this
-lesson is max-pooling forward and backward with overlapping 3/2 windows:
+lesson is max-pooling forward and backward with overlapping 3/2 windows: fill in
+exercises/max_pool.py, then
 
-    python -m minialex exercises
+    python -m minialex check max_pool
 """)

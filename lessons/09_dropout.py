@@ -264,7 +264,8 @@ printed beside it:
     python lessons/09_dropout.py --seed 1
 
 Next: lesson 10, data augmentation (python lessons/10_data_augmentation.py). The exercise
-that goes with this lesson is inverted dropout, forward and backward:
+that goes with this lesson is inverted dropout, forward and backward: fill in
+exercises/dropout.py, then
 
-    python -m minialex exercises
+    python -m minialex check dropout
 """)

@@ -179,7 +179,8 @@ line, with checkpoints and a progress bar (minutes rather than seconds):
     python -m minialex train --variant cifar-small --optimizer sgd --lr 0.01 --epochs 3
 
 Next: lesson 13, Waghmare's ablations (python lessons/13_ablations.py). The exercise that
-goes with this lesson is the paper's SGD step with momentum and weight decay:
+goes with this lesson is the paper's SGD step with momentum and weight decay: fill in
+exercises/sgd_momentum.py, then
 
-    python -m minialex exercises
+    python -m minialex check sgd_momentum
 """)
