@@ -13,6 +13,7 @@ lessons folder on ``sys.path``, because every lesson imports its helpers from
 
 from __future__ import annotations
 
+import ast
 import os
 import tempfile
 from collections.abc import Iterable
@@ -79,12 +80,16 @@ def lesson_notebook(path: Path, setup_folder: Path | None = None) -> Any:
     """The notebook (an ``nbformat.NotebookNode``) of one lesson script.
 
     ``setup_folder``: put this folder on ``sys.path`` in an extra first code cell (tagged
-    ``minialex-setup``), for a notebook that will not live next to ``common.py``.
+    ``minialex-setup``), for a notebook that will not live next to ``common.py``. A first
+    cell that is only the module docstring becomes a markdown cell.
     """
     jupytext = _jupytext()
-    from nbformat.v4 import new_code_cell
+    from nbformat.v4 import new_code_cell, new_markdown_cell
 
     notebook = jupytext.read(path, fmt="py:percent")
+    title = _docstring_only(notebook.cells[0]) if notebook.cells else None
+    if title is not None:  # a docstring in a code cell would show as a quoted string value
+        notebook.cells[0] = new_markdown_cell(title)
     if setup_folder is not None:
         cell = new_code_cell(_SETUP_CELL.format(folder=str(setup_folder)),
                              metadata={"tags": [SETUP_TAG]})
@@ -93,6 +98,20 @@ def lesson_notebook(path: Path, setup_folder: Path | None = None) -> Any:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     return notebook
+
+
+def _docstring_only(cell: Any) -> str | None:
+    """The text of a code cell that holds nothing but a string literal (a module docstring)."""
+    if cell.cell_type != "code":
+        return None
+    try:
+        body = ast.parse(cell.source).body
+    except SyntaxError:
+        return None
+    value = body[0].value if len(body) == 1 and isinstance(body[0], ast.Expr) else None
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value.strip()
+    return None
 
 
 def write_notebooks(out_dir: str | os.PathLike[str],

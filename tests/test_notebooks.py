@@ -23,9 +23,13 @@ jupytext = pytest.importorskip("jupytext")
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.name for p in LESSONS])
 def test_lesson_is_a_percent_notebook_whose_cells_compile(lesson: Path) -> None:
+    from minialex.lessons_index import one_line_summary as lesson_summary
     from minialex.notebooks import lesson_notebook
 
     nb = lesson_notebook(lesson)
+    # the docstring is the title (a markdown cell, whether or not the script marks it so)
+    assert nb.cells[0].cell_type == "markdown"
+    assert nb.cells[0].source.splitlines()[0] == lesson_summary(lesson)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert len(code) >= 4, f"{lesson.name}: {len(code)} code cells; expected '# %%' sections"
     for i, cell in enumerate(code):  # a notebook compiles every cell on its own
