@@ -80,16 +80,18 @@ def lesson_notebook(path: Path, setup_folder: Path | None = None) -> Any:
     """The notebook (an ``nbformat.NotebookNode``) of one lesson script.
 
     ``setup_folder``: put this folder on ``sys.path`` in an extra first code cell (tagged
-    ``minialex-setup``), for a notebook that will not live next to ``common.py``. A first
-    cell that is only the module docstring becomes a markdown cell.
+    ``minialex-setup``), for a notebook that will not live next to ``common.py``. A module
+    docstring at the top of the first code cell becomes a markdown cell of its own.
     """
     jupytext = _jupytext()
     from nbformat.v4 import new_code_cell, new_markdown_cell
 
     notebook = jupytext.read(path, fmt="py:percent")
-    title = _docstring_only(notebook.cells[0]) if notebook.cells else None
-    if title is not None:  # a docstring in a code cell would show as a quoted string value
-        notebook.cells[0] = new_markdown_cell(title)
+    if notebook.cells and notebook.cells[0].cell_type == "code":
+        title, rest = _split_docstring(notebook.cells[0].source)
+        if title is not None:  # in a code cell the docstring would show as a quoted value
+            notebook.cells[0:1] = [new_markdown_cell(title)] + (
+                [new_code_cell(rest)] if rest else [])
     if setup_folder is not None:
         cell = new_code_cell(_SETUP_CELL.format(folder=str(setup_folder)),
                              metadata={"tags": [SETUP_TAG]})
@@ -100,18 +102,18 @@ def lesson_notebook(path: Path, setup_folder: Path | None = None) -> Any:
     return notebook
 
 
-def _docstring_only(cell: Any) -> str | None:
-    """The text of a code cell that holds nothing but a string literal (a module docstring)."""
-    if cell.cell_type != "code":
-        return None
+def _split_docstring(source: str) -> tuple[str | None, str]:
+    """(docstring, the code after it) of a cell that starts with a string literal."""
     try:
-        body = ast.parse(cell.source).body
+        body = ast.parse(source).body
     except SyntaxError:
-        return None
-    value = body[0].value if len(body) == 1 and isinstance(body[0], ast.Expr) else None
-    if isinstance(value, ast.Constant) and isinstance(value.value, str):
-        return value.value.strip()
-    return None
+        return None, source
+    first = body[0] if body else None
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)):
+        return None, source
+    rest = "\n".join(source.splitlines()[first.end_lineno:]).strip("\n")
+    return first.value.value.strip(), rest
 
 
 def write_notebooks(out_dir: str | os.PathLike[str],
