@@ -154,10 +154,19 @@ def test_lesson_args_in_a_kernel_ignores_the_kernels_arguments(common, monkeypat
     assert common._lesson_number() == "07"  # figures are named after the notebook
 
 
-def _run_notebook(lesson: Path, tmp_path: Path):
+def _run_notebook(lesson: Path, tmp_path: Path, monkeypatch):
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     from nbclient import NotebookClient
+
+    # A kernel of this very Python (with this minialex), whatever other "python3" kernels the
+    # machine has registered: a kernelspec in a folder that JUPYTER_PATH puts first.
+    spec = tmp_path / "jupyter" / "kernels" / "minialex-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "minialex test", "language": "python"}), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
 
     from minialex.notebooks import lesson_notebook
 
@@ -170,14 +179,14 @@ def _run_notebook(lesson: Path, tmp_path: Path):
                MINIALEX_LESSON_ARGS=f"--out '{figures}'",
                JPY_SESSION_NAME=str(cwd / f"{lesson.stem}.ipynb"))
     env.pop("MINIALEX_BACKEND", None)
-    client = NotebookClient(nb, kernel_name="python3", timeout=300,
+    client = NotebookClient(nb, kernel_name="minialex-test", timeout=300,
                             resources={"metadata": {"path": str(cwd)}})
     client.execute(env=env)  # raises CellExecutionError with the cell's traceback
     return nb, figures
 
 
-def _check_run(lesson: Path, tmp_path: Path) -> None:
-    nb, figures = _run_notebook(lesson, tmp_path)
+def _check_run(lesson: Path, tmp_path: Path, monkeypatch) -> None:
+    nb, figures = _run_notebook(lesson, tmp_path, monkeypatch)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "Try this" in text and "Next" in text.split("Try this")[-1], text[-500:]
@@ -192,8 +201,8 @@ def _check_run(lesson: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", [p for p in LESSONS if p.name[:2] in IN_CI],
                          ids=lambda p: p.name)
-def test_lesson_runs_as_a_notebook(lesson: Path, tmp_path: Path) -> None:
-    _check_run(lesson, tmp_path)
+def test_lesson_runs_as_a_notebook(lesson: Path, tmp_path: Path, monkeypatch) -> None:
+    _check_run(lesson, tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
@@ -201,5 +210,6 @@ def test_lesson_runs_as_a_notebook(lesson: Path, tmp_path: Path) -> None:
                                     "notebook (CI runs two, and every lesson as a script)")
 @pytest.mark.parametrize("lesson", [p for p in LESSONS if p.name[:2] not in IN_CI],
                          ids=lambda p: p.name)
-def test_every_other_lesson_runs_as_a_notebook(lesson: Path, tmp_path: Path) -> None:
-    _check_run(lesson, tmp_path)
+def test_every_other_lesson_runs_as_a_notebook(lesson: Path, tmp_path: Path,
+                                               monkeypatch) -> None:
+    _check_run(lesson, tmp_path, monkeypatch)
