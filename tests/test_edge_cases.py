@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import import_torch
+from helpers import import_torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 

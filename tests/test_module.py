@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import pytest
-from conftest import BACKENDS, import_torch
+from helpers import BACKENDS, import_torch
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -144,8 +144,7 @@ def _train(args: argparse.Namespace, threads: str) -> int:
     with allocating("the model"):
         model = _runs.build_model(cfg)
     device = getattr(args, "device", "cpu") or "cpu"
-    if device != "cpu":
-        model.to(device)
+    model.to(device)  # also when the default backend (MINIALEX_BACKEND) is another one
     train_tf, test_tf = _runs.transforms(cfg)
     from minialex.data import DataLoader
 
