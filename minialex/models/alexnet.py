@@ -271,10 +271,10 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
     # fc6's size follows from the input and pool options: 1x1/1 pooling on paper makes it
     # 774,400 x 4,096. Check before allocating (twice: initialisation draws a temporary).
     sizes = list(zip([features[0], *hiddens], [*hiddens, num_classes], strict=True))
-    weights = sum(a * b + (b if fc_bias else 0) for a, b in sizes)
+    fc_weights = sum(a * b + (b if fc_bias else 0) for a, b in sizes)
     check_budget(f"alexnet({variant!r}) at input {shape}: the fully connected layers "
                  f"({' -> '.join(f'{a:,}' for a, _ in sizes)} -> {num_classes:,} units, "
-                 f"{weights:,} weights)", 2 * 4 * weights)
+                 f"{fc_weights:,} weights)", 2 * 4 * fc_weights)
     n_in = features[0]
     for j, hidden in enumerate(hiddens, start=6):
         drop = [(f"drop{j}", nn.Dropout(p_drop))] if p_drop > 0 else []
