@@ -43,7 +43,7 @@ def check_declared(path: str, infos: dict[str, Any], model: Any, optimizer: Any)
                                   f"mismatches {wrong}")
     params = list(getattr(optimizer, "_params", ()))
     for name, info in infos.items():
-        if not name.startswith("model/") and not name.startswith("optimizer/"):
+        if not name.startswith(("model/", "optimizer/")) and name != "rng/gpu":
             raise CheckpointError(f"checkpoint {path}: unexpected array {name!r}")
         if name.startswith("optimizer/") and params:
             parts = name.split("/")

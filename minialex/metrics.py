@@ -16,6 +16,7 @@ from typing import Any
 
 from minialex import backend
 from minialex.atomic import atomic_file, atomic_write_text
+from minialex.functional.loss import check_target
 from minialex.tensor import Tensor
 
 __all__ = ["topk_correct", "topk_accuracy", "true_class_ranks", "count_within", "host_labels",
@@ -42,11 +43,6 @@ def _check_shapes(s: Any, y: Any) -> None:
     if s.ndim != 2 or s.shape[0] != y.shape[0]:
         raise ValueError(f"topk: expected scores (N, classes) and labels (N,), got "
                          f"{tuple(s.shape)} and {tuple(y.shape)}")
-    if y.size and not (0 <= int(y.min()) and int(y.max()) < s.shape[1]):
-        # label -1 (an unlabelled image) would otherwise index the last class
-        bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
-        raise ValueError(f"topk: label {bad} is not a class index 0..{s.shape[1] - 1} "
-                         f"(unlabelled images, label -1, cannot be scored)")
 
 
 def true_class_ranks(scores: Any, labels: Any) -> tuple[Any, int]:
@@ -58,6 +54,7 @@ def true_class_ranks(scores: Any, labels: Any) -> tuple[Any, int]:
     s = backend.to_host(scores.data if isinstance(scores, Tensor) else scores)
     y = host_labels(labels)
     _check_shapes(s, y)
+    check_target(y, s.shape[1], "topk")  # label -1 (unlabelled) would index the last class
     return _ranks(np, s, y), s.shape[1]
 
 
@@ -108,9 +105,13 @@ class Meter:
         # Out-of-range labels make the loss NaN (cross_entropy on a GPU): keep indexing valid.
         ranks = _ranks(xp, s, xp.clip(y, 0, classes - 1).astype(np.int64, copy=False))
         f64 = np.float64
+        invalid = ((y < 0) | (y >= classes)).sum().astype(f64)  # rides along: no extra sync
         packed = xp.stack([xp.asarray(loss, dtype=f64).reshape(()),
-                           (ranks < 1).sum().astype(f64), (ranks < 5).sum().astype(f64)])
-        value, top1, top5 = (float(v) for v in backend.to_host(packed))
+                           (ranks < 1).sum().astype(f64), (ranks < 5).sum().astype(f64),
+                           invalid])
+        value, top1, top5, bad = (float(v) for v in backend.to_host(packed))
+        if bad:  # a clipped label would be scored as another class: name it instead
+            check_target(y, classes, "topk")
         b = len(y)
         self.n += b
         self.loss_sum += value * b

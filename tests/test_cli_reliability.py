@@ -271,7 +271,7 @@ def test_topk_refuses_labels_outside_the_classes(classes, data):
     labels[data.draw(st.integers(0, n - 1))] = data.draw(
         st.sampled_from([-1, -2, classes, classes + 3]))
     scores = np.random.default_rng(0).standard_normal((n, classes))
-    with pytest.raises(ValueError, match="is not a class index"):
+    with pytest.raises(ValueError, match=r"topk: target class -?\d+ out of range"):
         topk_accuracy(scores, labels, 1)
 
 

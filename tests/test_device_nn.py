@@ -228,11 +228,6 @@ def test_gradcheck_passes_on_device_in_float64():
     assert minialex.gradcheck(lambda t: t * t, [x], directional=True)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="gradcheck reports the worst element with xp.unravel_index(int(...)), "
-                          "which CuPy 14 refuses (a Python int is not an array): a real failure "
-                          "on a GPU becomes a TypeError. Helper G fixes it in gradcheck.py "
-                          "(unravel_index on the host); remove this mark then")
 def test_gradcheck_failure_on_device_names_the_worst_element():
     x = Tensor(backend.to_device(_input((3, 2), np.float64), "gpu"), requires_grad=True)
     with pytest.raises(minialex.GradcheckError, match="worst at index"):
