@@ -26,7 +26,7 @@ import minialex
 import minialex.functional as F
 from minialex import nn, optim, viz
 from minialex.data import DataLoader, Normalize, Shapes
-from minialex.summary import infer_shape
+from minialex.nn import infer_shape
 from minialex.train import evaluate, fit
 
 args = lesson_args(__doc__)

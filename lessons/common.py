@@ -97,10 +97,10 @@ def chance_range(rate: float, n: int) -> float:
 
 def flat_features(layers: Any, side: int, channels: int = 3) -> int:
     """Numbers per image after ``layers`` (a Sequential or a list of layers ending in Flatten)
-    on a ``channels x side x side`` input, from ``minialex.summary.infer_shape``: shape
+    on a ``channels x side x side`` input, from ``minialex.nn.infer_shape``: shape
     arithmetic only, no data, so fc sizes follow the convolutions and pools automatically."""
     from minialex import nn
-    from minialex.summary import infer_shape
+    from minialex.nn import infer_shape
 
     model = layers if isinstance(layers, nn.Module) else nn.Sequential(*layers)
     n = 1

@@ -195,7 +195,7 @@ def copy_blocked(dst: Any, src: Any) -> None:
 
     A copy that moves the batch axis (NCHW <-> CHWN, as conv2d's im2col layout needs) reads or
     writes one side with a large stride; in one go NumPy streams through the whole array once
-    per image (about 5x slower at batch 32).
+    per image (see benchmarks/README.md for what that costs).
     """
     step = chunk_length(dst, src[0].size * src.itemsize)
     for start in range(0, src.shape[0], step):

@@ -4,6 +4,8 @@ Used as an oracle by the tests (same weights, same input -> same logits) and as 
 reference in the benchmarks. PyTorch is optional and imported only when called.
 Each layer type's twin is its entry in ``minialex.nn.rules.LAYER_RULES`` (LRN's alpha is
 multiplied by the window size there, since PyTorch divides it by the size).
+``load_weights`` (from ``minialex.weights``) reads PyTorch, safetensors and npz files
+without PyTorch.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 
 from minialex import nn as mnn
 from minialex.nn.rules import rule_for
+from minialex.weights import WeightsError, load_weights
 
-__all__ = ["to_torch"]
+__all__ = ["to_torch", "load_weights", "WeightsError"]
 
 
 def _torch() -> Any:

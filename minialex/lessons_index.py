@@ -1,4 +1,4 @@
-"""``python -m minialex lessons``: the lesson scripts in reading order, one line each.
+"""Where the lesson scripts are and what each is about (``python -m minialex lessons`` prints it).
 
 The lessons are scripts in the repository's ``lessons/`` folder, next to the package, so
 they are found in a source checkout or an editable install; a wheel installed without the

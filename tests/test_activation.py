@@ -6,7 +6,7 @@ import functools
 import warnings
 
 import pytest
-from conftest import BACKENDS, array_module, assert_close_scaled, import_torch
+from helpers import BACKENDS, array_module, assert_close_scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,11 +54,11 @@ def test_softmax_gradcheck(xp_name, name, shape, data, seed):
     assert gradcheck(lambda t: ALONG_DIM[name](t, dim), [x])
 
 
+@pytest.mark.torch
 @settings(max_examples=10)
 @given(shapes, st.data(), st.sampled_from(["float64", "float32"]), st.integers(0, 2**16))
 @pytest.mark.parametrize("name", list(ELEMENTWISE) + list(ALONG_DIM))
-def test_matches_torch(name, shape, data, dtype, seed):
-    torch = import_torch()
+def test_matches_torch(torch, name, shape, data, dtype, seed):
     tol = 1e-10 if dtype == "float64" else 1e-4
     x = _away_from_zero(_data(shape, seed, np.dtype(dtype), scale=4.0))
     g = _data(shape, seed + 1, np.dtype(dtype))

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BACKENDS
+from helpers import BACKENDS
 
 import minialex
 from minialex import Tensor, backend

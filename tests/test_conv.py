@@ -8,8 +8,8 @@ import math
 from unittest import mock
 
 import pytest
-from conftest import BACKENDS, check_gradients, relative_max_error
-from hypothesis import HealthCheck, given, settings
+from helpers import BACKENDS, check_gradients, relative_max_error
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minialex
@@ -277,13 +277,15 @@ def _compare_with_torch(torch, x, w, b, stride, padding, groups, tol):
         assert relative_max_error(a, e) < tol, f"{name}: {relative_max_error(a, e):.2e}"
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.torch
+@settings(max_examples=25)
 @given(p=conv_params(max_side=11, max_channels=6, max_kernel=5, max_stride=4))
 def test_conv_matches_torch_float64(torch, p):
     x, w, b = random_conv(p, np.random.default_rng(11))
     _compare_with_torch(torch, x, w, b, p.stride, p.padding, p.groups, 1e-10)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 @pytest.mark.parametrize("case", [
     # name: (N, C_in, H, W, C_out, kernel, stride, padding, groups)
@@ -303,17 +305,20 @@ def test_conv_alexnet_shapes_match_torch(torch, case, dtype, tol):
     _compare_with_torch(torch, x, wt, b, s, pad, groups, tol)
 
 
-@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.torch
+@settings(max_examples=15)
 @given(p=conv_params(max_side=11, max_channels=6, max_kernel=5, max_stride=4))
-def test_conv_in_one_row_blocks_matches_torch(torch, monkeypatch, p):
+def test_conv_in_one_row_blocks_matches_torch(torch, p):
     """conv2d builds im2col columns a block of output rows at a time (and rebuilds them in
     backward); with one row per block every block boundary is exercised."""
-    monkeypatch.setattr(conv_module, "_BLOCK_BYTES", 1)
-    monkeypatch.setattr(conv_module, "_MIN_BLOCK_COLUMNS", 1)
-    x, w, b = random_conv(p, np.random.default_rng(13))
-    _compare_with_torch(torch, x, w, b, p.stride, p.padding, p.groups, 1e-10)
+    with pytest.MonkeyPatch.context() as patch:  # per example, not a function-scoped fixture
+        patch.setattr(conv_module, "_BLOCK_BYTES", 1)
+        patch.setattr(conv_module, "_MIN_BLOCK_COLUMNS", 1)
+        x, w, b = random_conv(p, np.random.default_rng(13))
+        _compare_with_torch(torch, x, w, b, p.stride, p.padding, p.groups, 1e-10)
 
 
+@pytest.mark.torch
 def test_conv_blocks_weight_gradient_only(torch, monkeypatch):
     """Several row blocks with an input that needs no gradient (the first layer)."""
     monkeypatch.setattr(conv_module, "_BLOCK_BYTES", 1)
@@ -398,6 +403,7 @@ def test_conv2d_module_attributes_and_repr():
     assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
 
 
+@pytest.mark.torch
 def test_conv2d_module_repr_matches_torch(torch):
     for args, kwargs in [((96, 256, 5), {"padding": 2, "groups": 2}),
                          ((3, 64, 11), {"stride": 4, "padding": 2}),

@@ -6,7 +6,7 @@ import functools
 import math
 
 import pytest
-from conftest import BACKENDS, array_module
+from helpers import BACKENDS, array_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import BACKENDS, array_module
+from helpers import BACKENDS, array_module
 
 from minialex import Tensor, backend, nn
 from minialex.backend import np
@@ -94,6 +94,7 @@ def test_kaiming_bounds_by_hand(xp_name):
         init.kaiming_uniform_(w, mode="fan_avg")
 
 
+@pytest.mark.torch
 def test_calculate_gain_matches_torch(torch):
     for name, param in [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None),
                         ("relu", None), ("leaky_relu", None), ("leaky_relu", math.sqrt(5)),

@@ -7,7 +7,7 @@ import math
 import warnings
 
 import pytest
-from conftest import BACKENDS, array_module, import_torch
+from helpers import BACKENDS, array_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,11 +50,11 @@ def test_linear_by_hand_and_batch_axes():
     assert gradcheck(lambda t: F.linear(t, w, b), [xs])
 
 
+@pytest.mark.torch
 @settings(max_examples=10)
 @given(st.integers(1, 4), st.integers(1, 6), st.integers(1, 5),
        st.sampled_from(["float64", "float32"]), st.integers(0, 2**16))
-def test_linear_matches_torch(n, fin, fout, dtype, seed):
-    torch = import_torch()
+def test_linear_matches_torch(torch, n, fin, fout, dtype, seed):
     tol = 1e-10 if dtype == "float64" else 1e-4
     arrays = [_data(s, seed + i, np.dtype(dtype)) for i, s in
               enumerate([(n, fin), (fout, fin), (fout,), (n, fout)])]
@@ -159,13 +159,13 @@ def test_cross_entropy_gradcheck(xp_name, n, classes, reduction, seed):
     assert gradcheck(lambda z: F.cross_entropy(z, target, reduction), [logits])
 
 
+@pytest.mark.torch
 @settings(max_examples=15)
 @given(st.integers(1, 5), st.integers(1, 6), st.sampled_from(["mean", "sum", "none"]),
        st.sampled_from(["float64", "float32"]), st.sampled_from([1.0, 30.0, 1e4]),
        st.integers(0, 2**16))
-def test_cross_entropy_matches_torch_including_huge_logits(n, classes, reduction, dtype,
+def test_cross_entropy_matches_torch_including_huge_logits(torch, n, classes, reduction, dtype,
                                                            scale, seed):
-    torch = import_torch()
     tol = 1e-10 if dtype == "float64" else 1e-4
     logits = _data((n, classes), seed, np.dtype(dtype), scale=scale)
     target = np.random.default_rng(seed).integers(0, classes, n)

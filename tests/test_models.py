@@ -363,6 +363,7 @@ def test_keras_bn_with_3x3_ceil_pooling_runs_in_minialex():
     assert x.shape == (1, 17) and bool(np.isfinite(x.numpy()).all())
 
 
+@pytest.mark.torch
 def test_keras_bn_with_3x3_ceil_pooling_gives_the_printed_shapes(torch):
     """With ceil_mode the 3x3/2 code gives the printed sizes again; PyTorch agrees."""
     model = alexnet("keras-bn", pool="3x3/2", ceil_mode=True)
@@ -422,6 +423,7 @@ def torch_alexnet(torch, variant):
     return tnn.Sequential(*features, *classifier).eval()
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["torchvision", "single", "paper"])
 def test_logits_match_pytorch(torch, variant):

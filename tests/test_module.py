@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import pytest
-from conftest import BACKENDS
+from helpers import BACKENDS
 
 import minialex
 from minialex import Tensor, backend

@@ -6,7 +6,7 @@ import functools
 import math
 
 import pytest
-from conftest import BACKENDS, array_module, assert_close_scaled, import_torch
+from helpers import BACKENDS, array_module, assert_close_scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,10 +84,10 @@ def test_lrn_gradcheck(xp_name, case):
     assert gradcheck(lambda t: F.local_response_norm(t, size, alpha, beta, k), [x])
 
 
+@pytest.mark.torch
 @settings(max_examples=20)
 @given(lrn_cases, st.sampled_from(["float64", "float32"]))
-def test_lrn_matches_torch_with_alpha_times_size(case, dtype):
-    torch = import_torch()
+def test_lrn_matches_torch_with_alpha_times_size(torch, case, dtype):
     n, c, h, w, size, alpha, beta, k, seed = case
     tol = 1e-10 if dtype == "float64" else 1e-4
     x = _randn(np, (n, c, h, w), seed, dtype=np.dtype(dtype))
@@ -104,9 +104,9 @@ def test_lrn_matches_torch_with_alpha_times_size(case, dtype):
     assert rel_error(t.grad, tx.grad.numpy()) < tol
 
 
-def test_lrn_torch_comparison_detects_a_wrong_alpha_convention():
+@pytest.mark.torch
+def test_lrn_torch_comparison_detects_a_wrong_alpha_convention(torch):
     # The oracle test above can fail: with torch's own alpha the outputs differ clearly.
-    torch = import_torch()
     x = _randn(np, (2, 7, 3, 3), 5)
     ours = F.local_response_norm(Tensor(x), 5, 0.1, 0.75, 2.0).numpy()
     theirs = torch.nn.functional.local_response_norm(torch.tensor(x), 5, 0.1, 0.75, 2.0)
@@ -183,10 +183,10 @@ def test_batch_norm_gradcheck_without_affine_or_buffers(shape, seed):
     assert gradcheck(lambda t: F.batch_norm(t, None, None, None, None, True), [x])
 
 
+@pytest.mark.torch
 @settings(max_examples=20)
 @given(bn_shapes, st.sampled_from(["float64", "float32"]), st.integers(0, 2**16))
-def test_batch_norm_matches_torch_two_steps_then_eval(shape, dtype, seed):
-    torch = import_torch()
+def test_batch_norm_matches_torch_two_steps_then_eval(torch, shape, dtype, seed):
     dtype = np.dtype(dtype)
     tol = 1e-10 if dtype == np.float64 else 1e-4
     _, w, b, mean, var = _bn_tensors(np, shape, seed, dtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import requires_cupy
+from helpers import requires_cupy
 
 from minialex import backend
 from minialex.nn import Parameter
@@ -60,6 +60,7 @@ def test_sgd_skips_parameters_without_gradient_and_keeps_dtype():
     assert c.data.dtype == np.float32 and c.grad.dtype == np.float32
 
 
+@pytest.mark.torch
 def test_sgd_matches_torch_while_lr_is_constant_and_differs_after_a_change(torch):
     w0 = np.random.default_rng(0).normal(size=(4, 3))
     ours = _param(w0, np.float64)
@@ -108,6 +109,7 @@ def test_adam_second_step_by_hand():
     assert p.data[0] == pytest.approx(-0.1 - 0.1 * m_hat / math.sqrt(v_hat), rel=1e-9)
 
 
+@pytest.mark.torch
 def test_adam_matches_torch(torch):
     w0 = np.random.default_rng(1).normal(size=(5,))
     ours = _param(w0, np.float64)
@@ -231,6 +233,7 @@ def test_parameter_groups():
 
 
 # ---------------------------------------------------------------------------- schedules
+@pytest.mark.torch
 def test_step_lr_by_hand_and_against_torch(torch):
     opt = SGD([_param([1.0])], lr=0.1)
     sched = StepLR(opt, step_size=3, gamma=0.1)
@@ -261,6 +264,7 @@ def test_plateau_divider_by_hand():
         sched.step()
 
 
+@pytest.mark.torch
 def test_plateau_divider_against_torch(torch):
     opt = SGD([_param([1.0])], lr=0.1)
     sched = PlateauDivider(opt, factor=0.5, patience=2, threshold=1e-3, min_lr=0.01)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import BACKENDS, check_gradients, relative_max_error
-from hypothesis import HealthCheck, given, settings
+from helpers import BACKENDS, check_gradients, relative_max_error
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minialex
@@ -121,6 +121,7 @@ def test_max_pool_ties_one_max_gets_the_gradient():
     assert x.grad[0, 0, 0, 0] == 1  # the first window's first element
 
 
+@pytest.mark.torch
 def test_max_pool_ties_match_torch(torch):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 3, size=(2, 3, 9, 9)).astype(np.float64)  # many ties
@@ -237,7 +238,8 @@ def _compare_with_torch(torch, ours, theirs, x, tol):
     assert relative_max_error(xt.grad, tx.grad.numpy()) < tol
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.torch
+@settings(max_examples=25)
 @given(data=st.data(), p=pool_params(max_side=12, max_kernel=5))
 def test_max_and_avg_pool_match_torch_float64(torch, data, p):
     x = data.draw(distinct_arrays(p.x_shape))
@@ -247,6 +249,7 @@ def test_max_and_avg_pool_match_torch_float64(torch, data, p):
                             lambda t, f=theirs: f(t, **_args(p)), x, 1e-10)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 @pytest.mark.parametrize("shape, args", [
     ((2, 96, 55, 55), dict(kernel_size=3, stride=2)),                   # AlexNet pool1
@@ -263,6 +266,7 @@ def test_pools_alexnet_shapes_match_torch(torch, shape, args, dtype, tol):
                             lambda t, f=theirs: f(t, **args), x, tol)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 @pytest.mark.parametrize("shape, size", [
     ((2, 16, 6, 6), (6, 6)), ((2, 16, 12, 12), (6, 6)), ((2, 16, 13, 13), (6, 6)),
@@ -274,6 +278,7 @@ def test_adaptive_avg_pool_matches_torch(torch, shape, size, dtype, tol):
                         lambda t: torch.nn.functional.adaptive_avg_pool2d(t, size), x, tol)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
 @pytest.mark.parametrize("shape, args", [
     ((2, 3, 2, 2), dict(kernel_size=3, stride=2, ceil_mode=True)),   # keras-bn pool5, 3x3/2
@@ -361,6 +366,7 @@ def test_pool_modules_attributes_repr_and_forward():
     assert list(pool.parameters()) == []
 
 
+@pytest.mark.torch
 def test_pool_module_repr_matches_torch(torch):
     assert repr(nn.AdaptiveAvgPool2d((6, 6))) == repr(torch.nn.AdaptiveAvgPool2d((6, 6)))
     ours = repr(nn.MaxPool2d(3, 2))

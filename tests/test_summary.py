@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import minialex
@@ -152,11 +152,7 @@ def test_non_square_inputs_show_both_axes():
     assert notes == ["W: not an integer: 2.5, floored: the last column of the input is never seen"]
 
 
-# the torch fixture only hands over the module: nothing to reset between examples
-ORACLE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@ORACLE
+@pytest.mark.torch
 @given(n=st.integers(1, 40), k=st.integers(1, 7), s=st.integers(1, 5), p_frac=st.integers(0, 3),
        ceil=st.booleans())
 def test_pool_arithmetic_matches_pytorch(torch, n, k, s, p_frac, ceil):
@@ -177,7 +173,7 @@ def test_pool_arithmetic_matches_pytorch(torch, n, k, s, p_frac, ceil):
     assert bool(notes) == ((n + 2 * p - k) % s != 0)
 
 
-@ORACLE
+@pytest.mark.torch
 @given(n=st.integers(1, 30), k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3))
 def test_conv_arithmetic_matches_pytorch(torch, n, k, s, p):
     if n + 2 * p < k:

@@ -8,7 +8,7 @@ import math
 import weakref
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -526,9 +526,6 @@ def test_float32_graph_keeps_float32_gradients():
 
 
 # ------------------------------------------------------------------ PyTorch oracle
-# The torch fixture only hands over the module, so reusing it across examples is safe.
-torch_given = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-
 def _oracle_ops(torch):
     """(name, needs a leaf, minialex op, torch op): the same math in both libraries."""
     return [
@@ -564,7 +561,6 @@ def _swap_last(t):
 
 
 @pytest.mark.torch
-@torch_given
 @given(data=st.data(), shapes_=broadcastable_shapes(num_shapes=3, max_dims=3, max_side=4))
 def test_random_expressions_match_torch(torch, data, shapes_):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
@@ -601,7 +597,6 @@ def test_random_expressions_match_torch(torch, data, shapes_):
 
 
 @pytest.mark.torch
-@torch_given
 @given(data=st.data(), shapes_=MATMUL_SHAPES)
 def test_matmul_matches_torch(torch, data, shapes_):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))

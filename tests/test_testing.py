@@ -4,7 +4,7 @@ pool settings that always have a valid output (checked by counting windows and a
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 from minialex import backend
@@ -20,7 +20,6 @@ from minialex.testing import (
 )
 
 np = backend.np
-torch_given = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def windows(n: int, kernel: int, stride: int, padding: int) -> int:
@@ -84,7 +83,6 @@ def test_pool_params_are_valid(p):
 
 
 @pytest.mark.torch
-@torch_given
 @given(p=conv_params())
 def test_conv_params_output_shape_matches_torch(torch, p):
     out = torch.nn.functional.conv2d(torch.zeros(p.x_shape), torch.zeros(p.w_shape),
@@ -93,7 +91,6 @@ def test_conv_params_output_shape_matches_torch(torch, p):
 
 
 @pytest.mark.torch
-@torch_given
 @given(p=pool_params())
 def test_pool_params_output_shape_matches_torch(torch, p):
     out = torch.nn.functional.max_pool2d(torch.zeros(p.x_shape), p.kernel, p.stride, p.padding,

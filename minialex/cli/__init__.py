@@ -19,7 +19,8 @@ from minialex.backend import BackendError
 __all__ = ["COMMANDS", "DEFAULT_COMMAND", "build_parser", "main"]
 
 # In the order `python -m minialex --help` lists them.
-COMMANDS = ("demo", "variants", "summary", "train", "evaluate", "lessons")
+COMMANDS = ("demo", "variants", "summary", "train", "evaluate", "classify", "lessons",
+            "exercises", "check")
 DEFAULT_COMMAND = "demo"  # what runs without a command; its options also go before one
 
 

@@ -45,8 +45,8 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     xp = backend.get_array_module(x.data)
     a = x.data.reshape(-1, in_features)  # batch axes folded into one: a single GEMM
     # (w @ a.T).T is x @ w.T with the large weight as BLAS's left operand, which OpenBLAS
-    # runs 1.1-1.5x faster for AlexNet's fc layers at small batches; the transpose back to
-    # (N, out) is one small copy, fused with the bias add.
+    # runs faster for AlexNet's fc layers at small batches (benchmarks/README.md); the
+    # transpose back to (N, out) is one small copy, fused with the bias add.
     prod_t = xp.matmul(w.data, a.T)  # (out, N)
     out_data = xp.empty((a.shape[0], out_features), dtype=prod_t.dtype)
     if b is None:

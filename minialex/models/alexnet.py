@@ -1,66 +1,17 @@
 """AlexNet and the variants the literature actually ran, built from named layers.
 
-Every variant is a flat chain of readable layers (``conv1, relu1, lrn1, pool1, conv2, ...,
-flatten, fc6, relu6, drop6, fc7, ..., fc8``) so ``minialex.trace`` can print the shape
-arithmetic layer by layer. The size of fc6's input is never typed in: it is computed from the
-input size through the formula floor((n + 2p - f) / s) + 1 at every layer.
-
-Variants (``python -m minialex variants`` lists them):
-
-- ``paper``: Krizhevsky, Sutskever and Hinton, "ImageNet Classification with Deep Convolutional
-  Neural Networks" (2012). The two-GPU network written as one model: conv2, conv4 and conv5
-  only see the half of the channels on their own GPU, which is exactly ``groups=2``. Blocks 1
-  and 2 are conv -> ReLU -> LRN -> overlapping max-pool 3x3/2 (the paper normalises after the
-  ReLU). Input 3x227x227: the paper's "224" does not give its own 55x55 (see the trace).
-  Dropout 0.5 on the outputs of fc6 and fc7 ("the first two fully-connected layers").
-- ``single``: the same network on one tower (``groups=1`` everywhere), the layer table of the
-  "AlexNet" Keras notebook (no author given). ``fc_bias=False`` reproduces its count, which
-  leaves out the fully connected biases.
-- ``torchvision``: torchvision's ``alexnet``: 64/192/384/256/256 filters, conv1 padding 2, no
-  LRN, an adaptive 6x6 average pool (any input size >= 63 works), 224 input, and Dropout
-  placed before fc6 and before fc7. PyTorch's default initialisation.
-- ``keras-bn``: the Keras AlexNet with BatchNorm of the "AlexNet" Keras notebook and of Dutta,
-  "AlexNet in a Nutshell" (2020), 17 flower classes at 224x224: conv1 96@11x11/4 valid, conv2
-  256@11x11 valid stride 1, conv3-5 3x3 valid, 2x2/2 max-pools, BatchNorm after every block
-  and every hidden FC layer, dropout 0.4, FC 4096-4096-1000 and a 17-way output. Its printed
-  summary (54, 27, 17, 8, 6, 4, 2, 1; 28,096,769 params, 21,136 non-trainable) is reproduced
-  with 2x2/2 pooling. ``pool="3x3/2"`` builds the code as that article prints it: the shapes
-  shrink to 54, 26, 16, 7, 5, 3, 1 and the last pool cannot fit (the constructor raises).
-  ``pool="3x3/2", ceil_mode=True`` rounds up instead and gives the printed shapes again.
-  Keras' initialisation: Glorot-uniform weights, zero biases.
-- ``cifar-small``: the "small-AlexNet" of Sahu, Dash, Gamboa, Rey and Sutjaritvorakul,
-  "Tweaking the AlexNet" (2016): 64@11x11, 192@5x5, 384, 256, 256 filters of 3x3, FC 384 and
-  192, here sized for 3x32x32 images (our choice, the paper does not give them): conv1
-  stride 2 padding 5 (32 -> 16), 3x3/2 max-pools with padding 1 (16 -> 8, 8 -> 4, 4 -> 2),
-  conv2 padding 2 and conv3-5 padding 1 keep sizes, so fc6 sees 256*2*2 = 1024 values. Two of
-  the pools divide unevenly but only ever skip padding, never a pixel. About 60 M mult-adds per
-  image, cheap enough to train on a CPU. No LRN by default. Initialisation: He (Kaiming)
-  normal for ReLU layers (Glorot normal with the tanh gain for ``activation="tanh"``), zero
-  biases, N(0, 0.01) for the output layer so the first loss is close to ln(num_classes).
-  Like the paper's network it has no normalisation layers, so the loss sits near
-  ln(num_classes) for a while before it falls: about 130 Adam steps (lr 1e-3, batch 64) on the
-  shapes dataset with dropout 0.5, about 60 with ``dropout=0``.
-- ``original-100``: the "original-AlexNet" of "Tweaking the AlexNet": one tower, 100 filters in
-  conv1 and in conv2 (instead of 96 and 2x128), then 384, 384, 256; 227 input; the paper's
-  initialisation.
-
-Scaled-down copies: ``width`` multiplies every variant's conv filter counts and hidden FC
-widths (the output layer keeps ``num_classes``), so ``alexnet("cifar-small", width=1/8,
-num_classes=8, input_shape=(3, 16, 16))`` is a lesson-sized AlexNet with the layer pattern,
-strides, paddings and initialisation of ``cifar-small``. Filter counts round to the nearest
-multiple of the groups they must split into (``paper`` at ``width=0.5``: 48, 128, 192, 192,
-128 filters, conv2/4/5 still in two groups), so every width in (0, 1] builds; 1.0 is the
-variant itself.
-
-The paper's initialisation (``paper``, ``single``, ``original-100``): weights from N(0, 0.01);
-biases 1 in conv2, conv4, conv5 and the hidden fully connected layers (so ReLUs start with
-positive inputs), 0 elsewhere.
+``alexnet(variant, ...)`` returns a flat chain of readable layers (``conv1, relu1, lrn1, pool1,
+conv2, ..., flatten, fc6, relu6, drop6, fc7, ..., fc8``) so ``minialex.trace`` prints the shape
+arithmetic layer by layer; fc6's input size is never typed in but inferred from the input size.
+``VARIANTS`` holds each variant's hyper-parameters and source. What each variant is, where it
+comes from and how it is initialised: docs/alexnet_variants.md.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -68,6 +19,7 @@ from typing import Any
 
 from minialex import nn
 from minialex.functional._checks import check_positive_int
+from minialex.models.pretrained import load_pretrained
 from minialex.nn import init
 from minialex.nn.module import Module, Sequential
 from minialex.nn.rules import describe
@@ -140,7 +92,7 @@ VARIANTS: dict[str, VariantSpec] = {v.name: v for v in (
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 _OPTIONS = ("num_classes", "activation", "num_conv", "dropout", "lrn", "pool", "ceil_mode",
-            "fc_bias", "input_shape", "width", "batch_norm", "init")
+            "fc_bias", "input_shape", "width", "batch_norm", "init", "weights")
 _POOL_SPEC = re.compile(r"^(\d+)x(\d+)/(\d+)$")
 
 
@@ -215,7 +167,7 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
             pool: str | None = None, ceil_mode: bool = False, fc_bias: bool = True,
             input_shape: tuple[int, int, int] | None = None, width: float = 1.0,
             batch_norm: bool | None = None, init: str | None = None,
-            **unknown: Any) -> AlexNet:
+            weights: str | os.PathLike[str] | None = None, **unknown: Any) -> AlexNet:
     """Build an AlexNet ``variant`` (see ``VARIANTS``); ``None`` options take its defaults.
 
     Options (on every variant):
@@ -235,9 +187,12 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
             ``alexnet("cifar-small", width=1/8, num_classes=8, input_shape=(3, 16, 16))``
             is a lesson-sized AlexNet; 1.0 (default) is the variant as published.
         batch_norm: BatchNorm after every conv block and hidden FC layer (as ``keras-bn``).
-        init: "paper", "torch", "keras" or "kaiming" (see the module docstring); default the
+        init: "paper", "torch", "keras" or "kaiming" (docs/alexnet_variants.md); default the
             variant's own, e.g. ``original-100`` with ``init="kaiming"`` starts like
             ``cifar-small``.
+        weights: a weights file to load after building (``minialex.weights.load_weights``
+            formats), e.g. torchvision's ``alexnet-owt-7be5be79.pth`` for ``"torchvision"``;
+            torchvision's names are mapped (``models.pretrained``), every shape is checked.
     Returns an AlexNet whose layers are named conv1, relu1, lrn1, pool1, ..., fc8.
     Raises ValueError for an unknown variant or option (listing the valid ones) and a
     LayerError (a ValueError) naming the layer when the input size cannot pass through.
@@ -323,6 +278,8 @@ def alexnet(variant: str = "paper", num_classes: int | None = None, activation: 
 
     model = AlexNet(layers, variant, shape, stages, width)
     _INITIALISERS[init_name](model, activation)
+    if weights is not None:
+        load_pretrained(model, weights, what=f"alexnet({variant!r})")
     return model
 
 
