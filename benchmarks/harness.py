@@ -42,8 +42,8 @@ def bench_args(description: str) -> argparse.Namespace:
     args = parser.parse_args()
     if args.threads is not None:
         _limit_threads(args.threads)
-    if args.device == "gpu":
-        backend.use("cupy")
+    if args.device == "gpu":  # real CuPy, or the CuPy-rules emulator when it is selected
+        backend.use("cupy-emulator" if backend.current() == "cupy-emulator" else "cupy")
     return args
 
 
@@ -99,7 +99,7 @@ def torch_for(device: str) -> tuple[Any, str]:
 def synchronize(device: str) -> None:
     """Wait for queued GPU work so that timings cover the work itself."""
     if device == "gpu":
-        backend.require_cupy().cuda.Device().synchronize()
+        backend.synchronize()
         torch = optional_torch()
         if torch is not None and torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -142,7 +142,9 @@ def machine_description(device: str = "cpu") -> str:
     torch = optional_torch()
     if torch is not None:
         text += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    if device == "gpu":
+    if device == "gpu" and backend.current() == "cupy-emulator":
+        text += ", GPU: the CuPy-rules emulator (NumPy computes: its timings say nothing)"
+    elif device == "gpu":
         cp = backend.require_cupy()
         props = cp.cuda.runtime.getDeviceProperties(0)
         text += f", GPU {props['name'].decode()}, cupy {cp.__version__}"

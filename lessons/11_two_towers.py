@@ -135,9 +135,15 @@ which is why it needs half the parameters and half the multiply-adds.
 
 # --------------------------------------------------------------------------------------
 section("4. Running the towers apart")
-gpu = backend.cupy_available()
+gpu = backend.gpu_available()  # CuPy with a GPU, or the CuPy-rules emulator if selected
 dev_a, dev_b = "cpu", ("gpu" if gpu else "cpu")
-if gpu:
+if gpu and backend.current() == "cupy-emulator":
+    say("""
+The CuPy-rules emulator stands in for a GPU (MINIALEX_BACKEND=cupy-emulator): tower A runs on
+the CPU, tower B on the emulated device, whose arrays never mix with the CPU's, so every
+crossing must be an explicit .to() (the times below are NumPy's, not a GPU's).
+""")
+elif gpu:
     say("CuPy sees a GPU: tower A runs on the CPU (NumPy), tower B on the GPU (CuPy).")
 else:
     say("""
@@ -172,6 +178,7 @@ else:
     model = alexnet("paper", lrn=False)
     image_shape, label = (3, 227, 227), "the paper AlexNet at 227x227 (lrn=False)"
 model.eval()  # dropout off, so both runs compute the same function
+model.to("cpu")  # the one-device reference and tower A run on the CPU, whatever the default
 images = minialex.tensor(rng.random((1,) + image_shape).astype(np.float32))
 
 

@@ -5,8 +5,9 @@
 state and the run's configuration and history, atomically; ``read_checkpoint`` verifies a file
 (format, version, checksum) and returns its arrays and metadata; ``restore_checkpoint`` puts
 them into a model, optimiser and scheduler after checking every name and shape first;
-``load_checkpoint`` is the two in one. With the random state restored, a resumed run continues
-with exactly the losses an uninterrupted one would have had (on the CPU).
+``load_checkpoint`` is the two in one. With the random state restored (the host generator's,
+and the GPU generator's where one was used), a resumed run continues with exactly the losses
+an uninterrupted one would have had, dropout masks included, on the CPU and on the device.
 ``save(model, optimizer, path)`` / ``load(model, optimizer, path)`` are the short forms.
 """
 
@@ -47,13 +48,23 @@ def _digest(arrays: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def _rng_state() -> dict[str, Any]:
-    """State of the host global generator (dropout masks, initialisers on the CPU)."""
-    return backend.get_rng(like=np.empty(0)).bit_generator.state
+_GPU_RNG = "rng/gpu"  # the array entry holding the device generator's state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
-    backend.get_rng(like=np.empty(0)).bit_generator.state = state
+def _rng_state() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the host generator's state, JSON-able; {"rng/gpu": the device generator's state as a
+    host array} if a device generator exists): dropout masks and initialisers on both."""
+    state = backend.rng_state()
+    return state["cpu"], ({_GPU_RNG: state["gpu"]} if "gpu" in state else {})
+
+
+def _set_rng_state(host: dict[str, Any], arrays: dict[str, Any]) -> None:
+    """Restore the host state, and the device state where one was saved and a GPU (or the
+    emulator) is here: a run resumed on the CPU draws nothing on a device."""
+    state: dict[str, Any] = {"cpu": host}
+    if _GPU_RNG in arrays and backend.gpu_available():
+        state["gpu"] = arrays[_GPU_RNG]
+    backend.set_rng_state(state)
 
 
 def save_checkpoint(path: str, model: Any, optimizer: Any = None, scheduler: Any = None,
@@ -67,9 +78,11 @@ def save_checkpoint(path: str, model: Any, optimizer: Any = None, scheduler: Any
     extra: any other JSON-able data.
     """
     arrays: dict[str, Any] = {f"model/{k}": v for k, v in model.state_dict().items()}
+    host_rng, device_rng = _rng_state()
+    arrays.update(device_rng)
     meta: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "epoch": int(epoch),
-        "config": config or {}, "extra": extra or {}, "rng": _rng_state(),
+        "config": config or {}, "extra": extra or {}, "rng": host_rng,
         "history": history.to_dict() if history is not None else None,
     }
     if optimizer is not None:
@@ -104,7 +117,7 @@ class _Snapshot:
             self.state = optimizer.state
         self.scheduler = scheduler
         self.scheduler_vars = dict(vars(scheduler)) if scheduler is not None else {}
-        self.rng = _rng_state() if rng else None
+        self.rng = backend.rng_state() if rng else None
 
     def restore(self) -> None:
         for t, data in self.arrays:
@@ -116,7 +129,7 @@ class _Snapshot:
         if self.scheduler is not None:
             vars(self.scheduler).update(self.scheduler_vars)
         if self.rng is not None:
-            _set_rng_state(self.rng)
+            backend.set_rng_state(self.rng)
 
 
 @dataclass
@@ -206,7 +219,7 @@ def restore_checkpoint(path: str, arrays: dict[str, Any], meta: dict[str, Any],
         if scheduler is not None:
             scheduler.load_state_dict(sched_state)
         if restore_rng:
-            _set_rng_state(meta["rng"])
+            _set_rng_state(meta["rng"], arrays)
     except BaseException:
         undo.restore()
         raise

@@ -30,6 +30,20 @@ def host_labels(labels: Any) -> Any:
     return np.asarray(backend.to_host(data)).astype(np.int64, copy=False).reshape(-1)
 
 
+def _ranks(xp: Any, s: Any, y: Any) -> Any:
+    """Rank of each row's true class y among its scores s (0 = highest; ties broken towards
+    the lower class index), computed with ``xp`` where the scores are."""
+    true = s[xp.arange(len(y)), y][:, None]
+    # rank of the true class = number of classes scoring strictly higher (plus ties before it)
+    return (s > true).sum(axis=1) + ((s == true) & (xp.arange(s.shape[1]) < y[:, None])).sum(1)
+
+
+def _check_shapes(s: Any, y: Any) -> None:
+    if s.ndim != 2 or s.shape[0] != y.shape[0]:
+        raise ValueError(f"topk: expected scores (N, classes) and labels (N,), got "
+                         f"{tuple(s.shape)} and {tuple(y.shape)}")
+
+
 def true_class_ranks(scores: Any, labels: Any) -> tuple[Any, int]:
     """(rank of each row's true class among its scores, number of classes), on the host.
 
@@ -38,13 +52,8 @@ def true_class_ranks(scores: Any, labels: Any) -> tuple[Any, int]:
     """
     s = backend.to_host(scores.data if isinstance(scores, Tensor) else scores)
     y = host_labels(labels)
-    if s.ndim != 2 or s.shape[0] != y.shape[0]:
-        raise ValueError(f"topk: expected scores (N, classes) and labels (N,), got "
-                         f"{s.shape} and {y.shape}")
-    # rank of the true class = number of classes scoring strictly higher (plus ties before it)
-    true = s[np.arange(len(y)), y][:, None]
-    higher = (s > true).sum(axis=1) + ((s == true) & (np.arange(s.shape[1]) < y[:, None])).sum(1)
-    return higher, s.shape[1]
+    _check_shapes(s, y)
+    return _ranks(np, s, y), s.shape[1]
 
 
 def count_within(ranks: Any, classes: int, k: int) -> int | None:
@@ -77,14 +86,32 @@ class Meter:
         self.top1 = 0
         self.top5: int | None = 0
 
-    def add(self, loss: float, scores: Any, labels: Any) -> None:
-        ranks, classes = true_class_ranks(scores, labels)  # one device->host copy per batch
-        b = len(ranks)
+    def add(self, loss: Any, scores: Any, labels: Any) -> float:
+        """Add one batch and return its loss as a Python float.
+
+        loss: a float or a 0-d array (on any device); scores: (N, classes); labels: (N,).
+        The batch's top-1 and top-5 hits are counted where the scores are, and copied to the
+        host together with the loss: one device-to-host transfer per batch (the one a
+        training step needs anyway to log its loss).
+        """
+        s = scores.data if isinstance(scores, Tensor) else scores
+        xp = backend.get_array_module(s)
+        y = labels.data if isinstance(labels, Tensor) else labels
+        y = backend.to_device(y, backend.device_of(s)).reshape(-1)
+        _check_shapes(s, y)
+        classes = s.shape[1]
+        # Out-of-range labels make the loss NaN (cross_entropy on a GPU): keep indexing valid.
+        ranks = _ranks(xp, s, xp.clip(y, 0, classes - 1).astype(np.int64, copy=False))
+        f64 = np.float64
+        packed = xp.stack([xp.asarray(loss, dtype=f64).reshape(()),
+                           (ranks < 1).sum().astype(f64), (ranks < 5).sum().astype(f64)])
+        value, top1, top5 = (float(v) for v in backend.to_host(packed))
+        b = len(y)
         self.n += b
-        self.loss_sum += loss * b
-        self.top1 += count_within(ranks, classes, 1) or 0
-        c5 = count_within(ranks, classes, 5)
-        self.top5 = None if c5 is None or self.top5 is None else self.top5 + c5
+        self.loss_sum += value * b
+        self.top1 += int(top1)
+        self.top5 = None if classes <= 5 or self.top5 is None else self.top5 + int(top5)
+        return value
 
     def result(self) -> dict[str, Any]:
         n = max(self.n, 1)

@@ -39,8 +39,8 @@ def _to_array(data: Any, dtype: Any = None) -> Any:
         data = data.data
     if backend.is_array(data):
         return data if dtype is None else data.astype(dtype, copy=False)
-    if isinstance(data, backend.np.generic):  # a NumPy scalar keeps its dtype
-        return backend.xp().asarray(data, dtype=dtype)
+    if isinstance(data, backend.np.generic):  # a NumPy scalar is host data; keeps its dtype
+        return backend.np.asarray(data, dtype=dtype)
     return backend.xp().asarray(data, dtype=dtype or backend.np.float32)
 
 
@@ -125,6 +125,11 @@ class Tensor:
             made_by = f" (output of {self._op!r})" if self._op else ""
             raise RuntimeError(f"gradient shape {g.shape} does not match tensor shape "
                                f"{self.shape}{made_by}")
+        if backend.device_of(g) != self.device:
+            made_by = f" (output of {self._op!r})" if self._op else ""
+            raise RuntimeError(f"gradient on {backend.device_of(g)} for a tensor on "
+                               f"{self.device}{made_by}: a backward must return gradients on "
+                               "its input's device")
         if self.grad is None:
             # Ops may hand the same array to several inputs (x + y); a leaf owns a copy so
             # an in-place update of one .grad (weight decay, clipping) cannot change another.
@@ -284,6 +289,10 @@ class Tensor:
         if other.dtype != self.dtype:
             raise TypeError(f"{op}: mixed dtypes {self.dtype} and {other.dtype}; cast one "
                             f"explicitly (.float() / .double()), minialex never promotes silently")
+        if other.device != self.device:
+            raise ValueError(f"{op}: operands on different devices ({self.device} {self.shape} "
+                             f"and {other.device} {other.shape}); move one with .to('cpu') or "
+                             ".to('gpu')")
         return other
 
     # ------------------------------------------------------------------ arithmetic

@@ -32,7 +32,6 @@ from minialex.functional._checks import check_positive_int
 from minialex.metrics import (
     History,
     Meter,
-    host_labels,
     percent_text,
     topk_accuracy,
     topk_correct,
@@ -98,17 +97,18 @@ def evaluate(model: Any, loader: Iterable[tuple[Tensor, Any]], ten_crop: bool = 
     try:
         with no_grad():
             for images, labels in loader:
+                # One device-to-host transfer per batch: the loss and the top-k hits together.
                 if ten_crop:
                     size = crop_size or images.shape[-1]
                     probs = predict_ten_crop(model, images, size, padding)
                     xp = backend.get_array_module(probs)
-                    y = backend.to_device(host_labels(labels), backend.device_of(probs))
+                    y = labels.data if isinstance(labels, Tensor) else labels
+                    y = backend.to_device(y, backend.device_of(probs)).reshape(-1)
                     picked = probs[xp.arange(len(y)), y]
-                    loss = float(-xp.log(xp.maximum(picked, 1e-12)).mean())
-                    meter.add(loss, probs, labels)
+                    meter.add(-xp.log(xp.maximum(picked, 1e-12)).mean(), probs, labels)
                 else:
                     logits = model(images)
-                    meter.add(float(loss_fn(logits, labels).item()), logits, labels)
+                    meter.add(loss_fn(logits, labels).data, logits, labels)
     finally:
         model.train(was_training)
     if meter.n == 0:  # no images: a loss and accuracy of 0 would be made up
@@ -175,6 +175,7 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
     progress bar (tqdm if installed, else a plain line every ``log_every`` iterations).
     """
     from minialex.functional import cross_entropy
+    from minialex.functional.loss import check_target
 
     loss_fn = loss_fn or cross_entropy
     say = log or (lambda _: None)
@@ -212,8 +213,11 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
             for images, labels in bar:
                 logits = model(images)
                 loss = loss_fn(logits, labels)
-                value = float(loss.item())
+                # The step's one device-to-host transfer: the loss, with the top-k hits.
+                value = meter.add(loss.data, logits.data, labels)
                 if not math.isfinite(value):
+                    if loss_fn is cross_entropy:  # on a GPU a bad target shows up as NaN
+                        check_target(labels, logits.shape[1])
                     raise FloatingPointError(
                         f"fit: the loss became {value} at epoch {epoch + 1}, iteration "
                         f"{len(history.iteration_loss) + 1}; lower the learning rate")
@@ -221,7 +225,6 @@ def fit(model: Any, train_loader: Any, optimizer: Any, epochs: int,
                 loss.backward()
                 optimizer.step()
                 history.iteration_loss.append(value)
-                meter.add(value, logits.data, labels)
                 running = meter.result()
                 bar.set_postfix_str(f"loss {running['loss']:.3f} "
                                     f"top-1 {percent_text(running['top1'])}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from helpers import array_module, import_torch
+from helpers import DEVICE_BACKEND, array_module, import_torch
 from hypothesis import HealthCheck, settings
 
 from minialex import backend
@@ -31,6 +31,14 @@ def xp(request):
     name = getattr(request, "param", None) or (
         callspec.params.get("xp_name") if callspec is not None else None) or "numpy"
     return array_module(name)
+
+
+@pytest.fixture
+def device_default():
+    """Make the device backend the default for new tensors during the test."""
+    backend.use(DEVICE_BACKEND)
+    yield
+    backend.use("numpy")
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Helpers shared by the test files: ``from helpers import BACKENDS, check_gradients``.
 
-The backend parametrisation (numpy, and cupy where a GPU is present), PyTorch as an optional
-oracle, and the numerical comparisons several test files use.
+The backend parametrisation (numpy, and cupy where a GPU or the CuPy-rules emulator is
+present), PyTorch as an optional oracle, and the numerical comparisons several test files use.
 """
 
 from __future__ import annotations
@@ -12,7 +12,18 @@ import minialex
 from minialex import Tensor, backend, rel_error
 from minialex.backend import np
 
-_NO_GPU_REASON = None if backend.cupy_available() else "CuPy with a CUDA GPU is not available here"
+# cupy-marked tests run on a real GPU, or on the CuPy-rules emulator when it is selected
+# (MINIALEX_BACKEND=cupy-emulator python -m pytest -m cupy); otherwise they skip.
+_NO_GPU_REASON = None if backend.gpu_available() else (
+    "CuPy with a CUDA GPU is not available here (MINIALEX_BACKEND=cupy-emulator runs these "
+    "tests on the CuPy-rules emulator)")
+
+# The device backend chosen by MINIALEX_BACKEND ("cupy" or "cupy-emulator"). Tests place their
+# data on the device explicitly (the "cupy" parameter, .to("gpu")); the default backend for new
+# tensors stays numpy, so host-side expectations hold (conftest's ``device_default`` fixture
+# switches it for a test).
+DEVICE_BACKEND = backend.current() if backend.current() != "numpy" else "cupy"
+backend.use("numpy")
 
 requires_cupy = pytest.mark.skipif(_NO_GPU_REASON is not None, reason=_NO_GPU_REASON or "")
 
@@ -24,7 +35,8 @@ BACKENDS = [
 
 
 def array_module(name: str):
-    """numpy or cupy by name (cupy raises with the reason when unavailable)."""
+    """numpy, or by the name "cupy" the module behind device "gpu" (CuPy, or the emulator
+    when selected; raises with the reason when neither is available)."""
     return backend.require_cupy() if name == "cupy" else backend.np
 
 

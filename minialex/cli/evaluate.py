@@ -44,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
     model = _runs.build_model(cfg)
     restore_checkpoint(os.fspath(args.checkpoint), arrays, meta, model)  # read once, above
     device = getattr(args, "device", "cpu") or "cpu"
-    if device != "cpu":
-        model.to(device)
+    model.to(device)  # also when the default backend (MINIALEX_BACKEND) is another one
     test_set = _runs.test_dataset(cfg)
     if test_set.num_classes != cfg["num_classes"]:
         raise ValueError(f"the checkpoint's model has {cfg['num_classes']} classes, the "

@@ -75,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     data_seconds = time.perf_counter() - t0
     model = _runs.build_model(cfg)
     device = getattr(args, "device", "cpu") or "cpu"
-    if device != "cpu":
-        model.to(device)
+    model.to(device)  # also when the default backend (MINIALEX_BACKEND) is another one
     train_tf, test_tf = _runs.transforms(cfg)
     from minialex.data import DataLoader
 

@@ -24,9 +24,10 @@ What ``conv2d`` changes, each for speed or memory (lesson 03 measures what each 
   of OW*N contiguous numbers instead of runs of OW (13 for AlexNet's conv3-5).
 - phase split: with stride s, input column w moves to [w % s, w // s], so the columns
   j, j + s, j + 2s of a window become neighbours and the runs stay OW*N long (conv1, s = 4).
-- blocks: the columns are built a block of output rows at a time (a few MB) into one reused
-  buffer, used by the GEMMs while still in cache, and rebuilt from the input in backward. The
-  full matrix (224 MB for AlexNet's conv2 at batch 32) is never held.
+- blocks: the columns are built a block of output rows at a time (a few MB; on a GPU up to
+  128 MB) into one reused buffer, used by the GEMMs while still in cache, and rebuilt from
+  the input in backward. The full matrix (224 MB for AlexNet's conv2 at batch 32) is never
+  held.
 - ``matmul(out=)``: every GEMM writes straight into its slice of the output or gradient.
 - every core: the copies (im2col blocks, col2im's adds, the layout transposes, the bias) are
   split across as many threads as BLAS uses (``_parallel``), by channels or kernel rows, so
@@ -183,7 +184,10 @@ def _conv_arguments(layer: str, x: Any, w: Any, b: Any, stride: IntPair, padding
 # ================================================================== the fast path
 # conv2d builds im2col columns a block of output rows at a time: about this many bytes (stays
 # in the CPU cache), but at least this many columns (narrower GEMMs run below BLAS's best).
+# On a GPU blocks are far larger (kernel launches are what cost there) but still bounded: at
+# batch 128 the full matrices would take 0.56 GB (conv1) and 0.9 GB (conv2).
 _BLOCK_BYTES = 1 << 22
+_DEVICE_BLOCK_BYTES = 1 << 27
 _MIN_BLOCK_COLUMNS = 2048
 
 
@@ -301,6 +305,15 @@ def _batch_last(g: Any, with_sum: bool) -> tuple[Any, Any]:
     return gmat.reshape(c_out, oh * ow * n), sums
 
 
+def _row_blocks(xs: Any, row_bytes: int, row_cols: int, oh: int) -> list[range]:
+    """The output rows of each im2col block: about _BLOCK_BYTES of columns (_DEVICE_BLOCK_BYTES
+    on a GPU), and at least _MIN_BLOCK_COLUMNS columns."""
+    per_block = max(backend.chunk_length(xs, row_bytes, budget=_BLOCK_BYTES,
+                                         device_budget=_DEVICE_BLOCK_BYTES),
+                    -(-_MIN_BLOCK_COLUMNS // row_cols))
+    return [range(r, min(r + per_block, oh)) for r in range(0, oh, per_block)]
+
+
 def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
            padding: IntPair = 0, groups: int = 1) -> Tensor:
     """2-D cross-correlation (PyTorch's conv2d) with stride, zero padding and groups.
@@ -326,11 +339,9 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
     # is used by the GEMMs while it is still in cache, and the full matrix (224 MB for conv2
     # at batch 32) is never allocated, so neither is the memory nor its first-touch cost.
     # Backward rebuilds the blocks from the saved input instead of keeping the columns.
-    # (On CuPy there is one block: all rows at once.)
+    # (On CuPy the blocks are up to 128 MB: a few per layer.)
     row_cols = ow * n  # GEMM columns per output row: column (oh*OW + ow)*N + n
-    per_block = max(backend.chunk_length(xs, c_in * kh * kw * row_cols * xs.itemsize,
-                                         budget=_BLOCK_BYTES), -(-_MIN_BLOCK_COLUMNS // row_cols))
-    blocks = [range(r, min(r + per_block, oh)) for r in range(0, oh, per_block)]
+    blocks = _row_blocks(xs, c_in * kh * kw * row_cols * xs.itemsize, row_cols, oh)
     buffer = xp.empty(c_in * kh * kw * len(blocks[0]) * row_cols, dtype=x.dtype)
 
     def block_matrix(rows: range) -> Any:

@@ -91,6 +91,31 @@ def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: flo
 
 
 # ---------------------------------------------------------------- batch norm
+def _channel_sum(a: Any) -> Any:
+    """Sum over every axis but the channel axis 1: (N, C, ...) -> (C,).
+
+    Reductions along contiguous axes, then over N: no transposed copy (einsum makes one on
+    CuPy), and NumPy sums the long contiguous runs pairwise (accurate in float32).
+    """
+    if a.ndim == 2:
+        return a.sum(axis=0)
+    return a.reshape(a.shape[0], a.shape[1], -1).sum(axis=2).sum(axis=0)
+
+
+def _channel_dot(a: Any, b: Any) -> Any:
+    """Sum over every axis but 1 of ``a * b``: (N, C, ...) twice -> (C,).
+
+    For (N, C, H, W) one batched matrix product of N*C row-by-column dot products (each image
+    and channel: a (1, H*W) row times a (H*W, 1) column), so no full-size temporary and no
+    transposed copy; for (N, C) the product is as small as the data.
+    """
+    if a.ndim == 2:
+        return (a * b).sum(axis=0)
+    xp = backend.get_array_module(a)
+    n, c = a.shape[:2]
+    return xp.matmul(a.reshape(n, c, 1, -1), b.reshape(n, c, -1, 1)).reshape(n, c).sum(axis=0)
+
+
 def _check_vector(layer: str, name: str, v: Tensor | None, channels: int) -> None:
     if v is not None and v.shape != (channels,):
         raise ValueError(f"{layer}: {name} must have shape ({channels},) to match the input's "
@@ -137,18 +162,14 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     bshape = (1, channels) + (1,) * (a.ndim - 2)  # per-channel values broadcast over N, H, W
     count = a.size // channels
     eps = float(eps)
-    # Per-channel reductions are einsum contractions ("nchw->c"): one pass, no temporaries.
-    letters = "nc" + "hwl"[: a.ndim - 2]
-    channel_sum = f"{letters}->c"
-    channel_dot = f"{letters},{letters}->c"
 
     if training:
         if count < 2:
             raise ValueError(f"{layer}: training needs more than one value per channel to "
                              f"estimate a variance, got input shape {x.shape}")
-        mean = xp.einsum(channel_sum, a) / count
+        mean = _channel_sum(a) / count
         centred = a - mean.reshape(bshape)
-        var = xp.einsum(channel_dot, centred, centred) / count  # two-pass: no cancellation
+        var = _channel_dot(centred, centred) / count  # two-pass: no cancellation
         if running_mean is not None:
             m = float(momentum)
             running_mean.data *= 1.0 - m
@@ -170,13 +191,13 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         need_w = weight is not None and weight.requires_grad
         need_b = bias is not None and bias.requires_grad
         batch_stats = training and x.requires_grad  # then dx also involves sum(g), sum(g x_hat)
-        g_sum = xp.einsum(channel_sum, g) if (need_b or batch_stats) else None
+        g_sum = _channel_sum(g) if (need_b or batch_stats) else None
         if need_b:
             bias.accumulate_grad(g_sum, owned=True)
         centred = None
         if need_w or batch_stats:
             centred = a - mean.reshape(bshape)  # x_hat = centred * invstd, never stored
-            gx_sum = xp.einsum(channel_dot, g, centred) * invstd  # sum(g * x_hat)
+            gx_sum = _channel_dot(g, centred) * invstd  # sum(g * x_hat)
             if need_w:
                 weight.accumulate_grad(gx_sum, owned=True)
         if not x.requires_grad:
