@@ -32,10 +32,12 @@ __all__ = ["blas_threads", "num_threads", "threads", "split", "slices", "copy", 
            "profile"]
 
 ENV_VAR = "MINIALEX_NUM_THREADS"
-# Below this much work (bytes touched) one thread: waking a worker costs tens of microseconds.
-MIN_SPLIT_BYTES = 1 << 18
+# Below this much work (bytes touched) one thread: waking a worker costs tens of microseconds,
+# far more than it saves on a small array.
+MIN_SPLIT_BYTES = 1 << 20
 
 _override: int | None = None
+_min_bytes = MIN_SPLIT_BYTES
 _detected: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_key: tuple[int, int] | None = None  # (process id, workers): a forked child starts anew
@@ -92,16 +94,20 @@ def num_threads() -> int:
 
 
 @contextmanager
-def threads(n: int) -> Iterator[None]:
-    """Use ``n`` threads for the splits inside the block (tests: 1 versus 2, benchmarks)."""
-    global _override
+def threads(n: int, min_bytes: int | None = None) -> Iterator[None]:
+    """Use ``n`` threads for the splits inside the block (tests: 1 versus 2, benchmarks);
+    ``min_bytes=0`` splits even tiny work (tests of small arrays)."""
+    global _override, _min_bytes
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"threads: expected a positive int, got {n!r}")
-    before, _override = _override, n
+    before = _override, _min_bytes
+    _override = n
+    if min_bytes is not None:
+        _min_bytes = min_bytes
     try:
         yield
     finally:
-        _override = before
+        _override, _min_bytes = before
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
@@ -137,7 +143,7 @@ def split(fn: Callable[[int, int], None], length: int, like: Any, nbytes: int,
 
 def _split(fn: Callable[[int, int], None], length: int, like: Any, nbytes: int) -> None:
     workers = min(num_threads(), length)
-    if (workers < 2 or nbytes < MIN_SPLIT_BYTES or getattr(_local, "busy", False)
+    if (workers < 2 or nbytes < _min_bytes or getattr(_local, "busy", False)
             or not isinstance(like, backend.np.ndarray)):
         fn(0, length)
         return
@@ -165,16 +171,18 @@ def slices(fn: Callable[[tuple[slice, ...]], None], shape: tuple[int, ...], like
     split(lambda a, b: fn(lead + (slice(a, b),)), shape[axis], like, nbytes, category)
 
 
-def copy(dst: Any, src: Any, axis: int | None = None) -> None:
+def copy(dst: Any, src: Any, axis: int | None = None, category: str = "layout") -> None:
     """``dst[...] = src`` (same shape) on every thread, each piece in cache-sized chunks
     (``backend.copy_blocked``): for the layout transposes, NCHW <-> CHWN."""
     def piece(index: tuple[slice, ...]) -> None:
         backend.copy_blocked(dst[index], src[index])
 
-    slices(piece, src.shape, dst, 2 * src.size * src.itemsize, axis, "copy")
+    slices(piece, src.shape, dst, 2 * src.size * src.itemsize, axis, category)
 
 
 # ---------------------------------------------------------------- where the time goes
+# The kinds of copy conv2d times; their sum is also recorded as "copy".
+COPIES = ("layout", "im2col", "col2im")
 _totals: dict[str, float] | None = None
 
 
@@ -190,8 +198,10 @@ class _Timer:
     def __exit__(self, *exc: Any) -> None:
         totals = _totals
         if totals is not None:
-            totals[self.category] = totals.get(self.category, 0.0) + (
-                time.perf_counter() - self.start)
+            seconds = time.perf_counter() - self.start
+            totals[self.category] = totals.get(self.category, 0.0) + seconds
+            if self.category in COPIES:
+                totals["copy"] = totals.get("copy", 0.0) + seconds
 
 
 class _NoTimer:
@@ -206,7 +216,7 @@ _NO_TIMER = _NoTimer()
 
 
 def timed(category: str) -> Any:
-    """``with timed("copy"): ...`` adds the block's wall-clock time to ``category`` while a
+    """``with timed("gemm"): ...`` adds the block's wall-clock time to ``category`` while a
     ``profile()`` is active; otherwise it does nothing. Time only in the calling thread
     (around a ``split``, never inside a piece)."""
     if _totals is None:
@@ -216,8 +226,10 @@ def timed(category: str) -> Any:
 
 @contextmanager
 def profile() -> Iterator[dict[str, float]]:
-    """Collect the seconds spent in ``timed`` sections ("copy", "gemm") inside the block:
-    ``with profile() as seconds: conv2d(...)`` -> ``seconds["copy"]``."""
+    """Collect the seconds spent in ``timed`` sections inside the block: ``with profile() as
+    seconds: conv2d(...)`` -> ``seconds["gemm"]``, ``seconds["im2col"]``, ``seconds["col2im"]``,
+    ``seconds["layout"]`` (transposes, padding, phase split, bias) and ``seconds["copy"]``, the
+    sum of the last three."""
     global _totals
     before, _totals = _totals, {}
     try:

@@ -218,7 +218,7 @@ def _phase_split(xc: Any, sw: int) -> Any:
         for r in range(sw):
             part[:, :, r, :len(range(r, wp, sw))] = src[:, :, r::sw]
 
-    _parallel.slices(piece, xc.shape, xc, 2 * xc.nbytes, category="copy")
+    _parallel.slices(piece, xc.shape, xc, 2 * xc.nbytes, category="layout")
     return xs
 
 
@@ -243,7 +243,7 @@ def _copy_patches(dst: Any, views: list[Any], rows: range) -> None:
         for r, view in enumerate(views):
             part[:, :, r::step] = view[index][:, :, :, rows.start:rows.stop]
 
-    _parallel.slices(piece, dst.shape, dst, 2 * dst.nbytes, category="copy")
+    _parallel.slices(piece, dst.shape, dst, 2 * dst.nbytes, category="im2col")
 
 
 def _col2im_add(dxc: Any, dc: Any, sh: int, sw: int, first_row: int) -> None:
@@ -258,7 +258,7 @@ def _col2im_add(dxc: Any, dc: Any, sh: int, sw: int, first_row: int) -> None:
             for j in range(kw):
                 part[:, top + i:top + i + sh * r:sh, j:j + sw * ow:sw, :] += grad[:, i, j]
 
-    _parallel.slices(piece, dc.shape, dxc, 3 * dc.nbytes, axis=0, category="copy")
+    _parallel.slices(piece, dc.shape, dxc, 3 * dc.nbytes, axis=0, category="col2im")
 
 
 def _unpad_batch_first(dxc: Any, x_shape: tuple[int, int, int, int], ph: int, pw: int) -> Any:
@@ -282,7 +282,7 @@ def _batch_first(prod: Any, bias: Any) -> Any:
         if bias is not None:
             out[(slice(None),) + index] += bias[index].reshape(-1, 1, 1)
 
-    _parallel.slices(piece, prod.shape, out, 3 * out.nbytes, axis=0, category="copy")
+    _parallel.slices(piece, prod.shape, out, 3 * out.nbytes, axis=0, category="layout")
     return out
 
 
@@ -301,7 +301,7 @@ def _batch_last(g: Any, with_sum: bool) -> tuple[Any, Any]:
             rows = gmat[index]
             sums[index] = rows.reshape(rows.shape[0], -1).sum(axis=1)
 
-    _parallel.slices(piece, gmat.shape, g, 3 * g.nbytes, axis=0, category="copy")
+    _parallel.slices(piece, gmat.shape, g, 3 * g.nbytes, axis=0, category="layout")
     return gmat.reshape(c_out, oh * ow * n), sums
 
 
