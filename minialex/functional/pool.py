@@ -44,6 +44,8 @@ from minialex.tensor import Tensor
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
 IntPair = int | tuple[int, int]
+# Max pooling works on chunks of planes of about this many input bytes (a core's cache).
+_CHUNK_BYTES = 1 << 19
 
 
 class _Geometry:
@@ -170,7 +172,7 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
 def _chunks(planes: Any, start: int, stop: int) -> list[tuple[int, int]]:
     """(a, b) ranges covering planes[start:stop], each small enough for a core's cache (one
     range on CuPy, where one kernel launch per step is what matters)."""
-    per = backend.chunk_length(planes, planes[0].nbytes)
+    per = backend.chunk_length(planes, planes[0].nbytes, budget=_CHUNK_BYTES)
     return [(a, min(a + per, stop)) for a in range(start, stop, per)]
 
 
