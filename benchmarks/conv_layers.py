@@ -85,7 +85,7 @@ def main() -> None:
             if dx:
                 gmat @ wmat.transpose(0, 2, 1)   # column gradient (before col2im)
 
-        ours_timed = CopyTimes(ours)
+        ours_timed = CopyTimes(ours, args.timer)
         candidates = {"minialex": ours_timed, "gemm": gemm}
         one_thread = serial_copies(ours) if args.device == "cpu" else None
         if one_thread is not None:
@@ -119,7 +119,7 @@ def main() -> None:
                 ["layer", "shape", "minialex", "1-thread copies", "torch", "GEMM", "copies",
                  "vs torch", "vs GEMM"], rows)
     if args.profile:
-        print_table("where minialex's time goes (ms; medians over the rounds)",
+        print_table("where minialex's time goes (ms; median round, best with --timer cpu)",
                     ["layer", "minialex", "copies", "GEMMs as run", "other", "bare GEMMs",
                      "as run / bare"], profile)
     write_json(args, "conv", results, batch=batch, rounds=rounds)

@@ -128,7 +128,7 @@ def main() -> None:
     for variant in variants:
         for batch in batches:
             model, x, y = build(variant, batch)
-            ours = CopyTimes(minialex_step(model, x, y))
+            ours = CopyTimes(minialex_step(model, x, y), args.timer)
             candidates = {"minialex": ours}
             if torch is not None:
                 candidates["torch"] = torch_step(torch, model, x, y, tdev)
@@ -158,7 +158,7 @@ def main() -> None:
                 ["variant", "batch", "minialex img/s", "torch img/s", "time vs torch",
                  "minialex MB", "torch MB"], table)
     if args.profile:
-        print_table("where a minialex step's time goes (ms; medians over the rounds)",
+        print_table("where a minialex step's time goes (ms; median round, best with --timer cpu)",
                     ["variant", "batch", "step", "conv copies", "conv GEMMs", "other", "torch"],
                     profile)
     write_json(args, "network", results)

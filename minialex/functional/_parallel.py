@@ -184,6 +184,7 @@ def copy(dst: Any, src: Any, axis: int | None = None, category: str = "layout") 
 # The kinds of copy conv2d times; their sum is also recorded as "copy".
 COPIES = ("layout", "im2col", "col2im")
 _totals: dict[str, float] | None = None
+_clock: Callable[[], float] = time.perf_counter
 
 
 class _Timer:
@@ -193,12 +194,12 @@ class _Timer:
         self.category = category
 
     def __enter__(self) -> None:
-        self.start = time.perf_counter()
+        self.start = _clock()
 
     def __exit__(self, *exc: Any) -> None:
         totals = _totals
         if totals is not None:
-            seconds = time.perf_counter() - self.start
+            seconds = _clock() - self.start
             totals[self.category] = totals.get(self.category, 0.0) + seconds
             if self.category in COPIES:
                 totals["copy"] = totals.get("copy", 0.0) + seconds
@@ -225,14 +226,15 @@ def timed(category: str) -> Any:
 
 
 @contextmanager
-def profile() -> Iterator[dict[str, float]]:
+def profile(clock: Callable[[], float] = time.perf_counter) -> Iterator[dict[str, float]]:
     """Collect the seconds spent in ``timed`` sections inside the block: ``with profile() as
     seconds: conv2d(...)`` -> ``seconds["gemm"]``, ``seconds["im2col"]``, ``seconds["col2im"]``,
     ``seconds["layout"]`` (transposes, padding, phase split, bias) and ``seconds["copy"]``, the
-    sum of the last three."""
-    global _totals
-    before, _totals = _totals, {}
+    sum of the last three. ``clock``: wall-clock time by default; ``time.process_time`` for a
+    one-thread run on a busy machine (the benchmarks' ``--timer cpu``)."""
+    global _totals, _clock
+    before, _totals, _clock = (_totals, _clock), {}, clock
     try:
         yield _totals
     finally:
-        _totals = before
+        _totals, _clock = before
