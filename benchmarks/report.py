@@ -75,9 +75,12 @@ def how_measured(data: dict[str, Any]) -> str:
         line += f" of {settings['rounds']} interleaved rounds"
     if load_avg is not None:
         line += f"; load average {load_avg[0]:.2f} at the start"
-        if load_avg[0] > 0.5 * cores:
+        if load_avg[0] > 0.5 * cores and settings.get("timer", "wall") == "wall":
             line += (" (**a busy machine**: wall-clock ratios are unreliable, re-measure on a "
                      "quiet one)")
+        elif load_avg[0] > 0.5 * cores:
+            line += (" (a busy machine: CPU time leaves out the waiting, but the other jobs "
+                     "still share the caches and the memory bandwidth)")
     return f"_{line}._\n\n"
 
 
