@@ -32,9 +32,12 @@ __all__ = ["blas_threads", "num_threads", "threads", "split", "slices", "copy", 
            "profile"]
 
 ENV_VAR = "MINIALEX_NUM_THREADS"
-# Below this much work (bytes touched) one thread: waking a worker costs tens of microseconds,
-# far more than it saves on a small array.
-MIN_SPLIT_BYTES = 1 << 20
+# Below this much work (bytes touched) one thread. Measured on 2 cores (benchmarks/README.md):
+# a second thread sped up the passes over AlexNet's 96x55x55 maps at batch 32 (a few tens of MB
+# each) but slowed down everything of a few MB (the 13x13 pool, small batch norms, im2col
+# blocks): a worker must wait for the GIL between the calling thread's short NumPy calls, and
+# these passes are bound by memory bandwidth, which the two cores share.
+MIN_SPLIT_BYTES = 32 << 20
 
 _override: int | None = None
 _min_bytes = MIN_SPLIT_BYTES
