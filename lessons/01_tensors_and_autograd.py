@@ -1,3 +1,4 @@
+# %% [markdown]
 """Tensors and autograd: a graph built by hand, topological order, backward, accumulation.
 
 Everything AlexNet learns, it learns from gradients, and every gradient in minialex comes from
@@ -9,6 +10,7 @@ derivatives worked out by hand, and then shows minialex's Tensor doing the same 
 Run: python lessons/01_tensors_and_autograd.py [--quick]
 """
 
+# %%
 from __future__ import annotations
 
 import math
@@ -23,7 +25,7 @@ args = lesson_args(__doc__)
 np = minialex.backend.np  # host NumPy, for plotting data only
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("1. A scalar autograd engine in a few dozen lines")
 say("""
 Each Value holds a number, the Values it was computed from, the name of the operation, and a
@@ -94,6 +96,7 @@ class Value:
         return self.name or f"({self.op})"
 
 
+# %%
 section("2. The graph of f(a, b) = (a*b + a) * exp(b)")
 a_val, b_val = 2.0, -0.5
 a, b = Value(a_val, name="a"), Value(b_val, name="b")
@@ -134,7 +137,7 @@ whichever contribution arrived last, and wrong.
 assert abs(a.grad - hand_da) < 1e-12 and abs(b.grad - hand_db) < 1e-12
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("3. The same graph with minialex.Tensor")
 say("""
 minialex's Tensor is the same design on arrays: every operation computes its result and defines
@@ -163,7 +166,7 @@ tf3.backward()
 print(f"  after zero_grad + backward: df/da = {ta.grad.item():+.6f}")
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("4. Broadcasting: gradients are summed back to the input's shape")
 say("""
 A bias of shape (3,) added to a batch of shape (4, 3) is used 4 times, once per row, so its
@@ -176,7 +179,7 @@ print(f"  d/d bias of sum((x + bias) * x) = {bias.grad}   column sums of x: {x.d
 assert np.allclose(bias.grad, x.data.sum(0))
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("5. Deep graphs: why minialex sorts iteratively")
 depth = 3000 if args.quick else 20000
 say(f"""
@@ -205,7 +208,7 @@ print(f"  minialex, chain of {depth}: d/dx = {t0.grad.item():.6f} (exact 1.0001^
 assert abs(t0.grad.item() - expected) < 1e-9 * expected
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("6. A function and its derivative, computed by autograd")
 say("""
 Autograd gives the derivative at every point of an array in one backward pass (each output
@@ -232,9 +235,32 @@ hand_line.set_color("black")
 fig.axes[0].legend()  # redraw the legend with the dashed style
 save_figure(fig, args, "derivative")
 
+
+# %%
 section("Summary")
 say("""
 A graph records operations; backward visits it in reverse topological order and each node adds
 its share of gradient to its inputs. Reuse (and broadcasting) means several contributions add
-up. Next lesson: how to check that each backward function is right.
+up.
+""")
+
+
+# %%
+section("Try this")
+say("""
+1. In Value.__mul__, change both "+=" to "=" and run the lesson again: df/da keeps only
+the contribution that arrives last, and the check in section 2 stops the lesson. Then
+restore __mul__ and make the same change in __add__ alone: the gradients stay right. Print
+the reversed topological order to see why (which contribution reaches a first, while its
+gradient is still 0?).
+
+2. Give Value a tanh() method (forward math.tanh, backward (1 - t^2) times out.grad) and
+check it against a hand derivative the way section 2 does.
+
+3. Set depth in section 5 to 500, then 900: find the longest chain the recursive sort
+survives on your Python (sys.getrecursionlimit() says where the limit is).
+
+Next: lesson 02, checking gradients:
+
+    python lessons/02_checking_gradients.py
 """)

@@ -1,3 +1,4 @@
+# %% [markdown]
 """Shape arithmetic: floor((n + 2p - f)/s) + 1, 224 vs 227, why 9216, a summary that cannot be.
 
 Every spatial size in AlexNet follows from one formula. This lesson applies it by hand, layer
@@ -10,6 +11,7 @@ does the same arithmetic on real models and flags every division that does not c
 Run: python lessons/04_shape_arithmetic.py [--quick]
 """
 
+# %%
 from __future__ import annotations
 
 import math
@@ -23,6 +25,7 @@ from minialex.models import alexnet
 args = lesson_args(__doc__)
 
 
+# %%
 def out_size(n: int, f: int, s: int, p: int = 0, ceil: bool = False) -> tuple[int, float]:
     """Output length of a conv/pool window: (rounded result, exact value before rounding).
 
@@ -72,7 +75,7 @@ PAPER = [("conv1", 11, 4, 0, False), ("pool1", 3, 2, 0, False), ("conv2", 5, 1, 
          ("conv5", 3, 1, 1, False), ("pool5", 3, 2, 0, False)]
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("1. One formula")
 say("""
 A window of size f moved with stride s over n inputs padded by p on each side starts at
@@ -107,7 +110,7 @@ fraction of a stride, on the padded side.
 """)
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("2. Following the whole chain: why 9216")
 n227 = chain(227, PAPER)
 n224 = chain(224, PAPER)
@@ -138,7 +141,7 @@ say("""
 """)
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("3. A printed summary its own code cannot produce")
 say("""
 Dutta's "AlexNet in a Nutshell" (Analytics Vidhya, 2020) prints a Keras AlexNet with
@@ -215,7 +218,7 @@ calls them buffers and does not.
 assert spatial_22 == printed and spatial_ceil in (None, printed)
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("4. Arithmetic slips in the walk-throughs, recomputed")
 say("""
 Dutta's layer-by-layer text writes the rule as (n - f)/s + 2p, then in later layers as
@@ -252,26 +255,81 @@ with no padding (valid), which is the right one: 'same' would give ceil(227/4) =
 """)
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("5. Figure: spatial size after each layer")
-curves, failures = {}, []
-for title, sizes in (("paper, 227", n227), ("paper, 224 (no padding)", n224),
-                     *((f"Keras-BN 224, {k}", v) for k, v in variants.items())):
-    ys = [227 if title == "paper, 227" else 224] + [m for _, m, _ in sizes if m > 0]
-    curves[title] = (list(range(len(ys))), ys)
-    if sizes[-1][1] == 0:
-        failures.append((len(ys), ys[-1]))
-fig = viz.plot_curves(curves, xlabel="layer", ylabel="height = width (log scale)",
-                      title="Spatial size through AlexNet: input size and pooling", log=True)
-ax = fig.axes[0]
-ax.set_xticks(range(len(PAPER) + 1))
-ax.set_xticklabels(["input"] + [name for name, *_ in PAPER], rotation=30)
-for line, style in zip(ax.lines, ["-", "-", "-", "-", "--"], strict=False):
-    line.set_marker("o")
-    line.set_linestyle(style)
-for x, y in failures:
-    ax.plot([x], [y * 0.75], marker="x", color="tab:green", markersize=12, linestyle="none")
-    ax.annotate("3x3/2: pool5 does not fit", (x, y * 0.75), textcoords="offset points",
-                xytext=(-150, -4), fontsize=8, color="tab:green")
-ax.legend(fontsize=8)
+sizes_by_pooling = {title: [m for _, m, _ in sizes] for title, sizes in variants.items()}
+_, two_by_two, ceil_mode = sizes_by_pooling.values()
+say(f"""
+Left, the paper's layers at 227 and at 224: the two lines differ by a few pixels per layer,
+so each point carries its value. Right, Dutta's Keras-BN layers at 224 with the three
+poolings and the sizes its summary prints (circles): 2x2/2 and 3x3/2 with ceil mode
+{"give the same sizes, one line on top of the other" if two_by_two == ceil_mode else
+ "give different sizes"}.
+""")
+plt = viz.pyplot()
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+xs = list(range(len(PAPER) + 1))
+for ax, offset, (title, n, sizes, style) in (
+        (left, -0.08, ("paper, input 227", 227, n227, dict(color="tab:blue", marker="o",
+                                                           linestyle="-"))),
+        (left, 0.08, ("paper, input 224 (no padding)", 224, n224,
+                      dict(color="tab:orange", marker="s", linestyle="--")))):
+    ys = [n] + [m for _, m, _ in sizes]
+    ax.plot([x + offset for x in xs], ys, label=title, **style)
+    for x, y in zip(xs, ys, strict=True):
+        ax.annotate(str(y), (x + offset, y), textcoords="offset points", fontsize=7,
+                    xytext=(0, 7 if offset < 0 else -12), ha="center", color=style["color"])
+keras_styles = (dict(color="tab:green", marker="^", linestyle=":"),
+                dict(color="tab:red", marker="D", linestyle="-", markersize=8),
+                dict(color="tab:purple", marker="o", linestyle="--", markersize=4))
+for (title, sizes), style in zip(variants.items(), keras_styles, strict=True):
+    ys = [224] + [m for _, m, _ in sizes if m > 0]
+    right.plot(range(len(ys)), ys, label=title, **style)
+    if sizes[-1][1] == 0:  # the window that does not fit, drawn below the last size
+        right.plot([len(ys)], [ys[-1] * 0.75], marker="x", color=style["color"],
+                   markersize=12, linestyle="none")
+        right.annotate("3x3/2: pool5 does not fit", (len(ys), ys[-1] * 0.75),
+                       textcoords="offset points", xytext=(-150, -4), fontsize=8,
+                       color=style["color"])
+right.plot(xs[1:], printed, linestyle="none", marker="o", markersize=13, markerfacecolor="none",
+           markeredgecolor="black", label="Dutta's printed summary")
+for x, y in zip(xs[1:], printed, strict=True):
+    right.annotate(str(y), (x, y), textcoords="offset points", xytext=(8, 5), fontsize=7)
+left.set_title("The paper's layers: 227 vs 224 input")
+right.set_title("Dutta's Keras-BN at 224: which pooling gives its summary")
+left.set_ylabel("height = width (log scale)")
+for ax in (left, right):
+    ax.set_yscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(["input"] + [name for name, *_ in PAPER], rotation=30)
+    ax.set_xlabel("layer")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+fig.tight_layout()
 save_figure(fig, args, "spatial_sizes")
+
+
+# %%
+section("Try this")
+say("""
+1. Let minialex flag the uneven divisions itself: at 224 the trace marks each one and stops
+at fc6, whose input width no longer fits; compare with 227.
+
+    python -m minialex summary --variant paper --input 3,224,224 --trace
+    python -m minialex summary --variant paper --input 3,227,227 --trace
+
+2. Build Dutta's code as printed: with 3x3/2 pooling the error names the layer that cannot
+fit; with ceil mode the printed sizes come back.
+
+    python -m minialex summary --variant keras-bn --pool 3x3/2
+    python -m minialex summary --variant keras-bn --pool 3x3/2 --ceil-mode --trace
+
+3. Give conv1 padding 2 in PAPER above (torchvision's choice) and run the lesson again: which
+input sizes now end in 6x6x256?
+
+Next: lesson 05, assembling AlexNet (python lessons/05_assembling_alexnet.py). The exercise
+that goes with this lesson is the output-size formula through a whole network: fill in
+exercises/output_size.py, then
+
+    python -m minialex check output_size
+""")

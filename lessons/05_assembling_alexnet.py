@@ -1,3 +1,4 @@
+# %% [markdown]
 """Assembling AlexNet layer by layer: the trace, the summary, where parameters and compute go.
 
 The paper's network (Krizhevsky, Sutskever and Hinton, 2012) is five convolution blocks and
@@ -11,15 +12,18 @@ both are re-measured, for the notebook's one-tower table and for the paper's two
 Run: python lessons/05_assembling_alexnet.py [--quick]
 """
 
+# %%
 from __future__ import annotations
 
-from common import Timer, claim, lesson_args, save_figure, say, section
+from common import Timer, claim, lesson_args, positive_int, save_figure, say, section
 
 import minialex
 from minialex import nn, viz
 from minialex.models import alexnet
 
-args = lesson_args(__doc__)
+args = lesson_args(__doc__, extra=lambda parser: parser.add_argument(
+    "--batch", type=positive_int, default=None,
+    help="images per timed forward pass in section 5 (default 16, 2 with --quick)"))
 np = minialex.backend.np
 rng = np.random.default_rng(args.seed)
 
@@ -28,7 +32,7 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("1. The first block, by hand")
 say("""
 Block 1 of the paper: 96 kernels of 11x11x3 with stride 4, ReLU, local response
@@ -56,7 +60,7 @@ few parameters yet much work.
 """)
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("2. The whole network: trace, block by block")
 paper = alexnet("paper")
 traced = minialex.trace(paper, (3, 227, 227), print=False)
@@ -72,7 +76,7 @@ width ({by_name['fc6'].input_shape[0]:,}) was computed by the same arithmetic.
 """)
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("3. The summary table")
 summary = minialex.summary(paper, (3, 227, 227))
 print(summary)
@@ -83,7 +87,7 @@ claim("neurons (paper)", "650,000", f"{neurons:,}",
       "round number; this counts every conv and FC output value")
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("4. Conv vs fully connected: parameters and compute")
 say("""
 The "AlexNet" Keras notebook tabulates a single-tower AlexNet (every conv sees all channels),
@@ -129,9 +133,9 @@ channels to the other's in conv2, conv4 and conv5: 5*5*48*256 + 3*3*192*384 + 3*
 assert cross == 5 * 5 * 48 * 256 + 3 * 3 * 192 * 384 + 3 * 3 * 192 * 256
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("5. Does compute equal time? One forward pass, layer by layer")
-batch = 2 if args.quick else 16
+batch = args.batch or (2 if args.quick else 16)
 x = minialex.tensor(rng.standard_normal((batch, 3, 227, 227)).astype(np.float32))
 paper.eval()
 with minialex.no_grad():  # warm-up pass: first calls pay for memory allocation
@@ -158,7 +162,8 @@ claim("conv share of forward time", "~95% (compute)",
       "FC layers read 58 M weights for few MACs per weight (memory-bound at small batch); "
       "LRN and pooling cost time but no MACs")
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("6. Figure: parameters and compute per layer")
 names = [r.name for r in weighted]
 plt = viz.pyplot()
@@ -176,6 +181,27 @@ for ax in axes:
 fig.suptitle("AlexNet (paper, two towers): conv layers in blue, fully connected in orange")
 fig.tight_layout()
 save_figure(fig, args, "params_vs_compute")
+
+
+# %%
+section("Try this")
 say("""
-Next: the paper's ingredients one at a time, starting with the ReLU (lesson 06).
+1. Time bigger batches. Each FC weight is read once per pass and used once per image, so
+the FC layers' share of the time should fall as the batch grows; does it?
+
+    python lessons/05_assembling_alexnet.py --batch 64
+
+2. The same accounting for torchvision's AlexNet (64 filters in conv1, no LRN, 224 input):
+where do its parameters and its mult-adds sit?
+
+    python -m minialex summary --variant torchvision
+
+3. The network of the later lessons, sized for 32x32 images: is the conv/FC split still the
+same at that size?
+
+    python -m minialex summary --variant cifar-small
+
+Next: the paper's ingredients one at a time, starting with the ReLU in lesson 06:
+
+    python lessons/06_relu_vs_tanh.py
 """)

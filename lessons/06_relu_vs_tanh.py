@@ -1,3 +1,4 @@
+# %% [markdown]
 """ReLU versus tanh: iterations to a training-error threshold, re-measuring the paper's 6x.
 
 Krizhevsky, Sutskever and Hinton (section 3.1, figure 1) report that a four-layer CNN with
@@ -11,6 +12,7 @@ at why tanh can be slow: saturation, which depends on the scale of what enters i
 Run: python lessons/06_relu_vs_tanh.py [--quick] [--data-dir CIFAR10_DIR]
 """
 
+# %%
 from __future__ import annotations
 
 from typing import Any
@@ -23,10 +25,14 @@ from minialex import nn, optim, viz
 from minialex.data import CIFAR10, ArrayDataset, DataLoader, Normalize, Shapes
 from minialex.train import fit
 
-args = lesson_args(__doc__)
+args = lesson_args(__doc__, epochs=6, quick_epochs=1, lr=0.03,
+                   extra=lambda parser: parser.add_argument(
+                       "--lr-raw", type=float, default=0.001,
+                       help="learning rate of race 2, raw 0..255 inputs (default 0.001)"))
 np = minialex.backend.np
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("1. Two nonlinearities")
 z = np.linspace(-4, 4, 9).astype(np.float32)
 t = minialex.tensor(z, requires_grad=True)
@@ -47,7 +53,8 @@ saturate for positive inputs: its slope is exactly 1 there (and 0 for negative i
 descent much faster.
 """)
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("2. The experiment")
 if args.data_dir is not None:
     full = CIFAR10(args.data_dir, train=True)
@@ -67,7 +74,7 @@ std = images.std(axis=(0, 2, 3)).tolist()
 side = images.shape[-1]
 classes = train_set.num_classes
 batch = 64
-epochs = 1 if args.quick else 6
+epochs = args.epochs
 window = 5 if args.quick else 20  # training error: mean over the last `window` batches
 
 
@@ -171,11 +178,12 @@ def race(title: str, transform: Any, lr: float, figure: str) -> float | None:
     return ratio
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("3. Race 1: inputs normalised to zero mean and unit variance")
-ratio = race("normalised inputs", Normalize(mean, std), 0.03, "training_error")
+ratio = race("normalised inputs", Normalize(mean, std), args.lr, "training_error")
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("4. Where tanh saturates: the scale of its input")
 say("""
 Saturation needs large pre-activations. Feed the first layer of the tanh network the same
@@ -219,16 +227,17 @@ of the whole recipe (input scale, initialisation, learning rate, depth), not of 
 nonlinearity alone.
 """)
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("5. Race 2: the paper's input scale, raw 0..255 values minus the mean")
 say(f"""
-The same race with inputs as the paper fed them. The learning rate is lowered to 0.001 for
-both networks (the inputs are about {255 * np.mean(std):.0f} times larger than in race 1,
-so the steps must be smaller); everything else is unchanged. Section 4 predicts that tanh
-now starts with most of its first-layer units saturated.
+The same race with inputs as the paper fed them. The learning rate is lowered to
+{args.lr_raw:g} for both networks (the inputs are about {255 * np.mean(std):.0f} times larger
+than in race 1, so the steps must be smaller); everything else is unchanged. Section 4
+predicts that tanh now starts with most of its first-layer units saturated.
 """)
 raw = Normalize(mean, [1.0 / 255.0] * 3)  # (x - mean) * 255
-ratio_raw = race("raw 0..255 inputs", raw, 0.001, "training_error_raw")
+ratio_raw = race("raw 0..255 inputs", raw, args.lr_raw, "training_error_raw")
 if ratio is not None and ratio_raw is not None:
     say(f"""
 Measured: tanh needs {ratio:.1f}x the iterations of ReLU with normalised inputs and
@@ -236,3 +245,28 @@ Measured: tanh needs {ratio:.1f}x the iterations of ReLU with normalised inputs 
 where tanh saturates.""" if ratio_raw > ratio else f"""
 Measured: tanh needs {ratio:.1f}x the iterations of ReLU with normalised inputs and
 {ratio_raw:.1f}x with raw pixel values: in this run saturation did not slow tanh further.""")
+
+
+# %%
+section("Try this")
+say("""
+1. The paper tuned each network's learning rate; here both share one. Rerun race 1 with a
+smaller and a larger one: does the ratio move?
+
+    python lessons/06_relu_vs_tanh.py --lr 0.01
+    python lessons/06_relu_vs_tanh.py --lr 0.1
+
+2. Train longer, to see whether both networks reach the paper's 25% threshold (the lesson
+falls back to a lower bar when they do not):
+
+    python lessons/06_relu_vs_tanh.py --epochs 12
+
+3. Race on the paper's own data, 10,000 real 32x32 CIFAR-10 images (DIR holds the python
+batches, cifar-10-batches-py):
+
+    python lessons/06_relu_vs_tanh.py --data-dir DIR
+
+Next: lesson 07, local response normalisation:
+
+    python lessons/07_local_response_norm.py
+""")

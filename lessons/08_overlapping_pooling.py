@@ -1,3 +1,4 @@
+# %% [markdown]
 """Overlapping pooling: 3/2 versus 2/2 windows, the 1-D picture, output sizes, overfitting.
 
 AlexNet max-pools with 3x3 windows moved 2 pixels at a time, so neighbouring windows share a
@@ -9,6 +10,7 @@ compare training accuracy, test accuracy and the gap between them.
 Run: python lessons/08_overlapping_pooling.py [--quick]
 """
 
+# %%
 from __future__ import annotations
 
 from common import (
@@ -29,10 +31,11 @@ from minialex.data import DataLoader, Normalize, Shapes
 from minialex.nn import infer_shape
 from minialex.train import evaluate, fit
 
-args = lesson_args(__doc__)
+args = lesson_args(__doc__, epochs=20, quick_epochs=2, lr=1e-3)
 np = minialex.backend.np
 
 
+# %%
 def windows(n: int, kernel: int, stride: int) -> list[range]:
     """The input indices each pooling window reads, valid windows only (floor mode)."""
     count = (n - kernel) // stride + 1
@@ -45,7 +48,7 @@ def pool1d(values: list[float], kernel: int, stride: int) -> list[float]:
     return F.max_pool2d(x, (1, kernel), (1, stride)).numpy().ravel().tolist()
 
 
-# ----------------------------------------------------------------------------------------
+# %%
 section("1. One dimension: which inputs each window covers")
 say("""
 A pooling window of size z moved by stride s reads inputs i*s .. i*s + z - 1. With s = z
@@ -86,7 +89,8 @@ inputs collapse to the same output; overlapping windows keep a little of that po
 information (a large value on a shared border shows up in two outputs).
 """)
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("2. Output sizes: floor((n - z) / s) + 1, the same for 3/2 and 2/2 in AlexNet")
 x = minialex.tensor(np.zeros((1, 1, 55, 55), dtype=np.float32))
 for kernel, stride in ((3, 2), (2, 2)):
@@ -105,10 +109,11 @@ same integer, so 3/2 can replace 2/2 without changing any other layer: the compa
 below changes only the pooling windows.
 """)
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("3. Does overlap make the network harder to overfit?")
 n_train, n_test = (128, 128) if args.quick else (500, 1000)
-epochs = 2 if args.quick else 20
+epochs = args.epochs
 img = 15 if args.quick else 23  # odd, so 3/2 and 2/2 pooling give the same sizes
 classes = 8
 train_set = Shapes(n_train, image_size=img, seed=args.seed, train=True)
@@ -138,7 +143,7 @@ Two copies of a small network (two conv 5x5 + ReLU + max-pool blocks with 16 and
 channels, a hidden layer of 128 units, {classes} outputs) with the same starting weights,
 one pooling 3/2 and one 2/2. A training set of only {n_train} shapes images of {img}x{img}
 pixels (odd, so that both poolings give {img} -> {after_one} -> {after_two}), {n_test}
-test images, Adam (lr 1e-3), {epochs} epochs, no dropout or augmentation: a setting built to
+test images, Adam (lr {args.lr:g}), {epochs} epochs, no dropout or augmentation: a setting built to
 overfit, where the paper's claimed small regularising effect could show. The paper trained
 AlexNet on 1.2 million ImageNet images.
 """)
@@ -151,7 +156,7 @@ for kernel in (2, 3):
         init_state = model.state_dict()
     model.load_state_dict(init_state)  # pooling has no weights: identical start
     with Timer() as timer:
-        history = fit(model, train_loader, optim.Adam(model.parameters(), lr=1e-3), epochs,
+        history = fit(model, train_loader, optim.Adam(model.parameters(), lr=args.lr), epochs,
                       val_loader=test_loader, progress=False, log=None)
     train_eval = evaluate(model, DataLoader(train_set, 250, transform=norm))
     results[kernel] = (history, train_eval)
@@ -190,6 +195,8 @@ claim("overlap makes overfitting harder", "smaller gap",
       "the paper gives no number for this; a single short run on a small set can go "
       "either way")
 
+
+# %%
 plt = viz.pyplot()
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 ax = axes[0]
@@ -220,3 +227,28 @@ ax.grid(alpha=0.3)
 ax.set_title("Overlapping (3/2) vs non-overlapping (2/2) pooling")
 fig.tight_layout()
 save_figure(fig, args, "pooling")
+
+
+# %%
+section("Try this")
+say("""
+1. One seed is one sample: other seeds draw other images and weights. How far does the
+3/2 - 2/2 difference move, next to the chance range printed above?
+
+    python lessons/08_overlapping_pooling.py --seed 1
+    python lessons/08_overlapping_pooling.py --seed 2
+
+2. Train longer: does the train/test gap keep growing for both poolings, and does overlap
+still keep it smaller?
+
+    python lessons/08_overlapping_pooling.py --epochs 40
+
+3. In section 1, write two inputs that even 3/2 pooling maps to the same output (hint: move
+the large value inside a window, away from the shared borders).
+
+Next: lesson 09, dropout (python lessons/09_dropout.py). The exercise that goes with this
+lesson is max-pooling forward and backward with overlapping 3/2 windows: fill in
+exercises/max_pool.py, then
+
+    python -m minialex check max_pool
+""")

@@ -1,3 +1,4 @@
+# %% [markdown]
 """Data augmentation: random crops, flips, PCA colour shifts, and 10-crop testing.
 
 AlexNet fought overfitting with two label-preserving augmentations (Krizhevsky, Sutskever
@@ -11,6 +12,7 @@ without and with augmentation, comparing centre-crop and 10-crop test accuracy.
 Run: python lessons/10_data_augmentation.py [--quick]
 """
 
+# %%
 from __future__ import annotations
 
 from common import (
@@ -41,11 +43,12 @@ from minialex.data import (
 )
 from minialex.train import evaluate, fit
 
-args = lesson_args(__doc__)
+args = lesson_args(__doc__, epochs=12, quick_epochs=2, lr=1e-3)
 np = minialex.backend.np
 rng = np.random.default_rng(args.seed)
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("1. Crops and flips")
 img, crop = (16, 12) if args.quick else (20, 16)
 n_train, n_test = (256, 128) if args.quick else (1500, 1000)
@@ -75,7 +78,8 @@ fig = viz.image_grid(tens, ncols=5, labels=["top-left", "top-right", "bottom-lef
                      title=f"the ten test crops of one {names[0]} image")
 save_figure(fig, args, "ten_crops")
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("2. PCA colour augmentation: the eigen-decomposition of RGB")
 eigvals, eigvecs = pca_color_stats(train_set.images, seed=args.seed)
 pixels = train_set.images.transpose(1, 0, 2, 3).reshape(3, -1).astype(np.float64)
@@ -126,9 +130,10 @@ fig = viz.image_grid(np.stack([version[i] for i in range(len(sample)) for versio
                            "paper's, to make them visible)")
 save_figure(fig, args, "pca_colour")
 
-# ----------------------------------------------------------------------------------------
+
+# %%
 section("3. Training without and with augmentation; centre crop versus 10-crop")
-epochs = 2 if args.quick else 12
+epochs = args.epochs
 mean = train_set.images.mean(axis=(0, 2, 3)).tolist()
 std = train_set.images.std(axis=(0, 2, 3)).tolist()
 norm = Normalize(mean, std)
@@ -166,7 +171,7 @@ recipes = {
 say(f"""
 The same small network (two conv + max-pool blocks with 16 and 32 channels, 128 hidden
 units) from the same starting weights, {n_train} training images, {epochs} epochs of Adam
-(lr 1e-3), trained three ways: {", ".join(recipes)}. Each is then tested on {n_test}
+(lr {args.lr:g}), trained three ways: {", ".join(recipes)}. Each is then tested on {n_test}
 images, with the centre crop and with the average over ten crops.
 """)
 test_loader = DataLoader(test_set, 250, transform=norm)  # full images; crops cut below
@@ -182,7 +187,7 @@ for name, transform in recipes.items():
     model.load_state_dict(init_state)
     loader = DataLoader(train_set, 50, shuffle=True, seed=args.seed, transform=transform)
     with Timer() as timer:
-        fit(model, loader, optim.Adam(model.parameters(), lr=1e-3), epochs, progress=False,
+        fit(model, loader, optim.Adam(model.parameters(), lr=args.lr), epochs, progress=False,
             log=None)
     centre = evaluate(model, DataLoader(test_set, 250,
                                         transform=Compose([CenterCrop(crop), norm])))
@@ -223,6 +228,8 @@ for key, label in (("full", "augmented net"), ("none", "no augmentation")):
            "trained on centre crops never saw") if key == "none" else
           f"no gain in this run; differences under ~{noise:.1%} are chance here")
 
+
+# %%
 plt = viz.pyplot()
 fig, ax = plt.subplots(figsize=(7, 3.8))
 xpos = np.arange(len(recipes))
@@ -235,3 +242,23 @@ ax.set_title("Augmentation and 10-crop testing on shapes")
 ax.legend(fontsize=8)
 fig.tight_layout()
 save_figure(fig, args, "accuracy")
+
+
+# %%
+section("Try this")
+say("""
+1. Augmented data is harder to fit, so it needs longer training. With more epochs, does the
+augmented network's centre-crop test accuracy overtake the plain one?
+
+    python lessons/10_data_augmentation.py --epochs 30
+
+2. Another seed draws other images, crops and weights; how much of each difference above
+survives?
+
+    python lessons/10_data_augmentation.py --seed 1
+
+3. In section 3, add RandomHorizontalFlip alone as a fourth recipe: how much of the gain
+(or loss) comes from the flips and how much from the crops?
+
+Next: lesson 11, the paper's two GPU towers (python lessons/11_two_towers.py).
+""")

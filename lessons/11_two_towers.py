@@ -1,3 +1,4 @@
+# %% [markdown]
 """Two towers: groups=2 convolution, which layers talk across GPUs, and the towers split apart.
 
 Krizhevsky, Sutskever and Hinton trained AlexNet on two GTX 580 GPUs with 3 GB each. They cut
@@ -8,14 +9,18 @@ argument: ``groups=2`` on conv2, conv4 and conv5.
 
 This lesson
   1. lists which layers talk across towers, read from the model itself;
-  2. counts the parameters the grouping saves (paper 60,965,224 vs single tower 62,378,344);
+  2. counts the parameters the grouping saves, beside the counts the sources give (the
+     paper's "60 million", the Keras notebook's one-tower 62,369,152);
   3. shows numerically that a groups=2 convolution is two independent convolutions on the
      channel halves, concatenated;
   4. splits a trained-shape network into two towers that run as separate tensors (on CPU
      and, when CuPy sees a GPU, on two devices) and meet only where the paper's GPUs did;
   5. draws the weight connectivity matrices of conv2..conv5.
+
+Run: python lessons/11_two_towers.py [--quick]
 """
 
+# %%
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -42,7 +47,7 @@ def short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-# --------------------------------------------------------------------------------------
+# %%
 section("1. Which layers talk across the towers")
 say("""
 A convolution with groups=g splits its input channels and its output channels into g equal
@@ -69,8 +74,13 @@ for name, m in leaf_layers(paper):
         kind = "linear"
     else:
         continue
-    reads = "own tower only" if groups == 2 else "BOTH towers (exchange)"
-    if groups == 1 and (kind == "linear" or m.in_channels > 3):
+    first = kind == "conv" and not cross and m.in_channels == 3
+    if groups == 2:
+        reads = "own tower only"
+    elif first:
+        reads = "the image (each GPU holds a copy): no exchange"
+    else:
+        reads = "BOTH towers (exchange)"
         cross.append(short(name))
     print(f"  {short(name):<7} {kind:<8} {io:<14} {groups:>6}  {reads}")
 say(f"""
@@ -80,12 +90,18 @@ costs no exchange. As the paper puts it, the kernels of layer 3 take input from 
 maps of layer 2, while those of layers 4 and 5 only see their own GPU's half.
 """)
 
-# --------------------------------------------------------------------------------------
+# %%
 section("2. What the grouping saves")
 p_paper = sum(p.size for p in paper.parameters())
 p_single = sum(p.size for p in single.parameters())
-claim("parameters, paper (two towers)", "60,965,224", f"{p_paper:,}")
-claim("parameters, single tower", "62,378,344", f"{p_single:,}")
+fc_biases = sum(m.bias.size for _, m in leaf_layers(single) if isinstance(m, nn.Linear))
+claim("parameters, paper (two towers)", "60 million", f"{p_paper:,}",
+      "the paper's abstract gives the round figure; this counts the two-tower network "
+      "exactly", verdict="reproduced" if abs(p_paper / 60e6 - 1) < 0.05 else "shown wrong")
+claim("parameters, one tower (Keras nb.)", "62,369,152", f"{p_single - fc_biases:,}",
+      f"the notebook's table leaves out the {fc_biases:,} FC biases; with them "
+      f"{p_single:,}", verdict="reproduced" if p_single - fc_biases == 62_369_152
+      else "shown wrong")
 print(f"\n  {'layer':<7} {'weight shape (paper)':<22} {'single':>11} {'paper':>11} {'saved':>10}")
 single_params = dict(single.named_parameters())
 for name, p in paper.named_parameters():
@@ -106,7 +122,7 @@ sit in the fully connected layers, which are not grouped. The paper's motive was
 """)
 del single
 
-# --------------------------------------------------------------------------------------
+# %%
 section("3. groups=2 is two independent convolutions, concatenated")
 x = minialex.tensor(rng.standard_normal((2, 8, 9, 9)).astype(np.float32))
 w = minialex.tensor((0.1 * rng.standard_normal((6, 4, 3, 3))).astype(np.float32))
@@ -133,7 +149,7 @@ block-diagonal. It stores only the diagonal blocks and skips the multiplications
 which is why it needs half the parameters and half the multiply-adds.
 """)
 
-# --------------------------------------------------------------------------------------
+# %%
 section("4. Running the towers apart")
 gpu = backend.gpu_available()  # CuPy with a GPU, or the CuPy-rules emulator if selected
 dev_a, dev_b = "cpu", ("gpu" if gpu else "cpu")
@@ -279,7 +295,7 @@ Only the {len(changed)} channels within n/2 = 2 of the boundary differ, so a one
 'paper' model is the two-GPU network up to this edge effect.
 """)
 
-# --------------------------------------------------------------------------------------
+# %%
 section("5. Figure: who reads whom")
 plt = pyplot()
 convs = [(short(n), m) for n, m in leaf_layers(paper) if isinstance(m, nn.Conv2d)][1:]
@@ -299,3 +315,23 @@ for ax, (name, m) in zip(axes, convs, strict=True):
 fig.suptitle("Nonzero weights between channels (black): grouped layers are block-diagonal")
 fig.tight_layout()
 save_figure(fig, args, "connectivity")
+
+# %%
+section("Try this")
+say("""
+1. Count what four towers would save: build conv2 with groups=4
+(nn.Conv2d(96, 256, 5, padding=2, groups=4)) and compare its parameter count with the
+groups=2 layer of alexnet("paper") and the groups=1 layer of alexnet("single").
+
+2. Run the two-tower split on the small paper-wired network and check that the exchange
+points and the logits' agreement do not depend on the size:
+
+    python lessons/11_two_towers.py --quick
+
+3. In section 4, normalise across the tower boundary as the one-device model does and count
+how many logits change beyond float32 rounding.
+
+Next: lesson 12, training AlexNet end to end:
+
+    python lessons/12_training_alexnet.py
+""")

@@ -20,7 +20,7 @@ __all__ = ["COMMANDS", "DEFAULT_COMMAND", "build_parser", "main"]
 
 # In the order `python -m minialex --help` lists them.
 COMMANDS = ("demo", "variants", "summary", "train", "evaluate", "classify", "lessons",
-            "exercises", "check")
+            "exercises", "check", "claims")
 DEFAULT_COMMAND = "demo"  # what runs without a command; its options also go before one
 
 
