@@ -8,17 +8,26 @@ conv1 is timed as a network trains it: its input (the images) needs no gradient,
 computes only dW and db (all three candidates skip the input gradient and the GEMM ceiling has
 two products). The row "conv1 +dx" times it with the input gradient as well.
 
+Two more columns show what the copies cost: "copies" is the time minialex's own calls spent in
+im2col, col2im, the layout transposes and the bias (``_parallel.profile``), and "1-thread
+copies" is minialex with those copies kept on one thread (the GEMMs still use every BLAS
+thread), timed in the same rounds. ``--profile`` prints each layer's time as copies, GEMMs (as
+minialex runs them, a block at a time) and the rest.
+
     python benchmarks/conv_layers.py [--quick] [--device gpu] [--threads N] [--timer cpu]
+        [--profile] [--record | --json FILE]
 """
 
 from __future__ import annotations
 
 from harness import (
+    CopyTimes,
     bench_args,
     fmt_ms,
     fmt_ratio,
     per_op_setup,
     print_table,
+    serial_copies,
     time_interleaved,
     torch_for,
     write_json,
@@ -47,7 +56,7 @@ def main() -> None:
     torch, tdev = torch_for(args.device)
     rng = backend.np.random.default_rng(0)
 
-    rows, results = [], []
+    rows, results, profile = [], [], []
     for name, cin, cout, k, s, p, g, side in LAYERS:
         out_side = output_size(side, k, s, p)
         host_x = rng.standard_normal((batch, cin, side, side)).astype("float32")
@@ -76,7 +85,11 @@ def main() -> None:
             if dx:
                 gmat @ wmat.transpose(0, 2, 1)   # column gradient (before col2im)
 
-        candidates = {"minialex": ours, "gemm": gemm}
+        ours_timed = CopyTimes(ours, args.timer)
+        candidates = {"minialex": ours_timed, "gemm": gemm}
+        one_thread = serial_copies(ours) if args.device == "cpu" else None
+        if one_thread is not None:
+            candidates["serial"] = one_thread
         if torch is not None:
             tx = torch.tensor(host_x, device=tdev, requires_grad=dx)
             tw = torch.tensor(host_w, device=tdev, requires_grad=True)
@@ -89,15 +102,27 @@ def main() -> None:
 
             candidates["torch"] = theirs
         t = time_interleaved(candidates, rounds, device=args.device, timer=args.timer)
-        t_torch = t.get("torch")
-        rows.append([name, f"{cin}->{cout} k{k} s{s} p{p} g{g} @{side}",
-                     fmt_ms(t["minialex"]), fmt_ms(t_torch), fmt_ms(t["gemm"]),
+        t_torch, copy_s = t.get("torch"), ours_timed.median("copy")
+        gemm_as_run = ours_timed.median("gemm")
+        shape = f"{cin}->{cout} k{k} s{s} p{p} g{g} @{side}"
+        rows.append([name, shape, fmt_ms(t["minialex"]), fmt_ms(t.get("serial")),
+                     fmt_ms(t_torch), fmt_ms(t["gemm"]), fmt_ms(copy_s),
                      fmt_ratio(t["minialex"], t_torch), fmt_ratio(t["minialex"], t["gemm"])])
-        results.append({"layer": name, "minialex_s": t["minialex"], "torch_s": t_torch,
-                        "gemm_s": t["gemm"], "batch": batch})
+        profile.append([name, fmt_ms(t["minialex"]), fmt_ms(copy_s), fmt_ms(gemm_as_run),
+                        fmt_ms(t["minialex"] - copy_s - gemm_as_run), fmt_ms(t["gemm"]),
+                        fmt_ratio(gemm_as_run, t["gemm"])])
+        results.append({"layer": name, "shape": shape, "batch": batch,
+                        "minialex_s": t["minialex"], "torch_s": t_torch, "gemm_s": t["gemm"],
+                        "serial_copies_s": t.get("serial"), "copy_s": copy_s,
+                        "gemm_as_run_s": gemm_as_run})
     print_table("conv2d forward+backward (ms)",
-                ["layer", "shape", "minialex", "torch", "GEMM", "vs torch", "vs GEMM"], rows)
-    write_json(args.json, "conv_layers", args.device, results)
+                ["layer", "shape", "minialex", "1-thread copies", "torch", "GEMM", "copies",
+                 "vs torch", "vs GEMM"], rows)
+    if args.profile:
+        print_table("where minialex's time goes (ms; median round, best with --timer cpu)",
+                    ["layer", "minialex", "copies", "GEMMs as run", "other", "bare GEMMs",
+                     "as run / bare"], profile)
+    write_json(args, "conv", results, batch=batch, rounds=rounds)
 
 
 if __name__ == "__main__":

@@ -20,20 +20,30 @@ from pathlib import Path
 from typing import Any
 
 from minialex import backend
+from minialex.functional import _parallel
 
 np = backend.np
 
-
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def bench_args(description: str) -> argparse.Namespace:
+def bench_args(description: str,
+               more: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """The options every benchmark takes (``more`` adds a script's own)."""
     parser = argparse.ArgumentParser(description=description)
+    if more is not None:
+        more(parser)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one round (CI smoke)")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                         help="gpu: minialex on CuPy vs PyTorch CUDA")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per candidate")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--record", action="store_true",
+                        help="write the results of record: results/DEVICE-Nthread-NAME.json "
+                             "(what benchmarks/report.py turns into the README's tables)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where minialex's time goes: copies / GEMMs / other")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for both NumPy's BLAS and PyTorch (default: theirs)")
     parser.add_argument("--timer", choices=("wall", "cpu"), default="wall",
@@ -127,21 +137,58 @@ def time_interleaved(candidates: dict[str, Callable[[], Any]], rounds: int, warm
     return {name: pick(s) for name, s in samples.items()}
 
 
-def machine_description(device: str = "cpu") -> str:
-    cpu = platform.processor() or platform.machine()
+def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    text = (f"{datetime.date.today().isoformat()}, {cpu}, {os.cpu_count()} cores, "
-            f"numpy {np.__version__} (BLAS threads: {blas})")
+    return platform.processor() or platform.machine()
+
+
+def _blas_name() -> str:
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception:  # older NumPy: no dict mode
+        return "unknown"
+
+
+def machine_info(device: str = "cpu") -> dict[str, Any]:
+    """The machine and the settings a run was measured with, as data (the JSON of record)."""
     torch = optional_torch()
-    if torch is not None:
-        text += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    try:
+        load = [round(v, 2) for v in os.getloadavg()]
+    except OSError:  # pragma: no cover - not Unix
+        load = None
+    return {
+        "date": datetime.date.today().isoformat(),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "load_average_1_5_15min": load,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": _blas_name(),
+        "blas_threads": _parallel.blas_threads(),
+        "minialex_copy_threads": _parallel.num_threads(),
+        "thread_variables": {v: os.environ.get(v) for v in (*_THREAD_VARIABLES,
+                                                            _parallel.ENV_VAR)},
+        "torch": None if torch is None else torch.__version__,
+        "torch_threads": None if torch is None else torch.get_num_threads(),
+        "device": device,
+    }
+
+
+def machine_description(device: str = "cpu") -> str:
+    info = machine_info(device)
+    text = (f"{info['date']}, {info['cpu']}, {info['cores']} cores, numpy {info['numpy']} "
+            f"({info['blas']}, {info['blas_threads']} BLAS threads, "
+            f"{info['minialex_copy_threads']} copy threads)")
+    if info["torch"] is not None:
+        text += f", torch {info['torch']} ({info['torch_threads']} threads)"
+    if info["load_average_1_5_15min"] is not None:
+        text += f", load {info['load_average_1_5_15min'][0]:.2f}"
     if device == "gpu" and backend.current() == "cupy-emulator":
         text += ", GPU: the CuPy-rules emulator (NumPy computes: its timings say nothing)"
     elif device == "gpu":
@@ -171,14 +218,68 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None else f"{a / b:.2f}x"
 
 
-def write_json(path: str | None, name: str, device: str, results: Any) -> None:
-    if not path:
+def record_path(args: argparse.Namespace, name: str) -> Path:
+    """results/DEVICE-Nthread-NAME.json: the file of record for this device and thread count."""
+    return RESULTS_DIR / f"{args.device}-{_parallel.blas_threads()}thread-{name}.json"
+
+
+def write_json(args: argparse.Namespace, name: str, results: Any, **settings: Any) -> None:
+    """The results as data (``--json FILE``, ``--record``): the machine and thread settings,
+    the method, and every measured time in seconds. Written whole (temp file + rename)."""
+    paths = [Path(p) for p in ([args.json] if args.json else [])]
+    if args.record:
+        paths.append(record_path(args, name))
+    if not paths:
         return
     payload = {
         "benchmark": name,
         "date": datetime.date.today().isoformat(),
-        "machine": machine_description(device),
+        "machine": machine_description(args.device),
+        "machine_info": machine_info(args.device),
+        "settings": {"timer": args.timer, "quick": args.quick, "threads": args.threads,
+                     "device": args.device, **settings},
         "results": results,
     }
-    Path(path).write_text(json.dumps(payload, indent=2))
-    print(f"\nwrote {path}")
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+        tmp.replace(path)
+        print(f"\nwrote {path}")
+
+
+class CopyTimes:
+    """Wraps a minialex candidate so that each call records where its time went
+    (``_parallel.profile``: "copy" and "gemm" seconds, on the clock of ``timer``);
+    ``median(key)`` over the calls, or the values of the call that took least time
+    (``timer="cpu"``, as the candidate's own time is the best call)."""
+
+    def __init__(self, fn: Callable[[], Any], timer: str = "wall") -> None:
+        self.fn, self.calls, self.timer = fn, [], timer
+        self.clock = time.perf_counter if timer == "wall" else time.process_time
+
+    def __call__(self) -> None:
+        start = self.clock()
+        with _parallel.profile(self.clock) as seconds:
+            self.fn()
+        self.calls.append(dict(seconds, total=self.clock() - start))
+
+    def median(self, key: str, warmup: int = 1) -> float:
+        """Seconds of ``key`` over the calls after the warm-up ones (see the class)."""
+        calls = self.calls[warmup:] or self.calls
+        if not calls:
+            return 0.0
+        if self.timer == "cpu":
+            return min(calls, key=lambda c: c["total"]).get(key, 0.0)
+        return statistics.median(c.get(key, 0.0) for c in calls)
+
+
+def serial_copies(fn: Callable[[], Any]) -> Callable[[], Any] | None:
+    """``fn`` with minialex's copies on one thread, or None when they are on one already."""
+    if _parallel.num_threads() < 2:
+        return None
+
+    def one_thread() -> None:
+        with _parallel.threads(1):
+            fn()
+    return one_thread

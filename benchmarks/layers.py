@@ -5,7 +5,11 @@ block 2 (256 x 27 x 27), pool5's input (256 x 13 x 13), the FC input (9216) and 
 and FC widths where keras-bn applies BatchNorm (256 x 6 x 6, 4096), where per-call overheads
 weigh most.
 
+The column "1 thread" is minialex with its work kept on one thread (max pool and batch norm
+split their planes or channels among the BLAS thread count), timed in the same rounds.
+
     python benchmarks/layers.py [--quick] [--device gpu] [--threads N] [--timer cpu]
+        [--record | --json FILE]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from harness import (
     fmt_ratio,
     per_op_setup,
     print_table,
+    serial_copies,
     time_interleaved,
     torch_for,
     write_json,
@@ -86,6 +91,9 @@ def main() -> None:
             op(x, state).backward(gy)
 
         candidates = {"minialex": ours}
+        one_thread = serial_copies(ours) if args.device == "cpu" else None
+        if one_thread is not None:
+            candidates["serial"] = one_thread
         if torch_op is not None:
             tx = torch.tensor(host_x, device=tdev, requires_grad=True)
             tstate = (torch.zeros(channels, device=tdev), torch.ones(channels, device=tdev),
@@ -101,12 +109,12 @@ def main() -> None:
         t = time_interleaved(candidates, rounds, device=args.device, timer=args.timer)
         t_torch = t.get("torch")
         table.append([name, "x".join(map(str, (batch, *shape))), fmt_ms(t["minialex"]),
-                      fmt_ms(t_torch), fmt_ratio(t["minialex"], t_torch)])
+                      fmt_ms(t.get("serial")), fmt_ms(t_torch), fmt_ratio(t["minialex"], t_torch)])
         results.append({"layer": name, "input": [batch, *shape], "minialex_s": t["minialex"],
-                        "torch_s": t_torch})
+                        "serial_copies_s": t.get("serial"), "torch_s": t_torch})
     print_table("layer forward+backward (ms)",
-                ["layer", "input", "minialex", "torch", "vs torch"], table)
-    write_json(args.json, "layers", args.device, results)
+                ["layer", "input", "minialex", "1 thread", "torch", "vs torch"], table)
+    write_json(args, "layers", results, batch=batch, rounds=rounds)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,12 @@ before the step) above its size before one training step, measured for each fram
 fresh child process (Linux; "-" elsewhere). ``ru_maxrss`` would not do: a child inherits the
 parent's high-water mark across fork and exec.
 
+"copies" is the time a minialex step spends in conv2d's copies (im2col, col2im, the layout
+transposes, the bias), "conv GEMMs" in conv2d's matrix products (``_parallel.profile``);
+``--profile`` prints both with the rest of the step.
+
     python benchmarks/network.py [--quick] [--device gpu] [--threads N] [--timer cpu]
+        [--profile] [--record | --json FILE]
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import subprocess
 import sys
 
 from harness import (
+    CopyTimes,
     bench_args,
+    fmt_ms,
     fmt_ratio,
     machine_description,
     print_table,
@@ -117,11 +124,12 @@ def main() -> None:
     print(f"machine: {machine_description(args.device)}")
     print(f"float32, one training step (forward, cross-entropy, backward), "
           f"{timer_description(args, args.rounds or 3)} (1 round at batch 128 for 224/227 inputs)")
-    table, results = [], []
+    table, results, profile = [], [], []
     for variant in variants:
         for batch in batches:
             model, x, y = build(variant, batch)
-            candidates = {"minialex": minialex_step(model, x, y)}
+            ours = CopyTimes(minialex_step(model, x, y), args.timer)
+            candidates = {"minialex": ours}
             if torch is not None:
                 candidates["torch"] = torch_step(torch, model, x, y, tdev)
             big = batch * x[0].size > 32 * 3 * 227 * 227
@@ -138,13 +146,22 @@ def main() -> None:
                           f"{batch / t_torch:.1f}" if t_torch else "-",
                           fmt_ratio(t["minialex"], t_torch), mb.get("minialex", "-"),
                           mb.get("torch", "-")])
+            copy_s, gemm_s = ours.median("copy"), ours.median("gemm")
             results.append({"variant": variant, "batch": batch, "minialex_s": t["minialex"],
-                            "torch_s": t_torch, "peak_step_bytes": mem})
+                            "torch_s": t_torch, "peak_step_bytes": mem, "copy_s": copy_s,
+                            "conv_gemm_s": gemm_s, "rounds": rounds})
+            profile.append([variant, batch, fmt_ms(t["minialex"]), fmt_ms(copy_s),
+                            fmt_ms(gemm_s), fmt_ms(t["minialex"] - copy_s - gemm_s),
+                            fmt_ms(t_torch)])
             print(f"  {variant} batch {batch}: done", flush=True)
     print_table("whole network forward+backward (images/s; time ratio; peak step memory MB)",
                 ["variant", "batch", "minialex img/s", "torch img/s", "time vs torch",
                  "minialex MB", "torch MB"], table)
-    write_json(args.json, "network", args.device, results)
+    if args.profile:
+        print_table("where a minialex step's time goes (ms; median round, best with --timer cpu)",
+                    ["variant", "batch", "step", "conv copies", "conv GEMMs", "other", "torch"],
+                    profile)
+    write_json(args, "network", results)
 
 
 if __name__ == "__main__":

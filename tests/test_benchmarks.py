@@ -1,8 +1,11 @@
-"""The benchmark scripts keep working: each runs in --quick mode (timings are not asserted)."""
+"""The benchmark scripts keep working: each runs in --quick mode (timings are not asserted);
+the README's result tables are what report.py makes of the JSON of record."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,22 +13,101 @@ from pathlib import Path
 import pytest
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH_DIR))
+import report  # noqa: E402
+
 # harness.py is imported by the others; gpu_report.py summarises a gpu_check.sh run
-# (tests/test_gpu_check.py).
+# (tests/test_gpu_check.py); report.py and before_after.py are tested below.
 SCRIPTS = sorted(p.name for p in BENCH_DIR.glob("*.py")
-                 if p.name not in ("harness.py", "gpu_report.py"))
+                 if p.name not in ("harness.py", "gpu_report.py", "report.py",
+                                   "before_after.py"))
 
 
 def test_benchmarks_found():
     assert {"conv_layers.py", "layers.py", "network.py"} <= set(SCRIPTS)
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_benchmark_quick_mode_runs(script, tmp_path):
+def _run(args, tmp_path, timeout=300):
     out = tmp_path / "result.json"
     env = dict(os.environ, MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, str(BENCH_DIR / script), "--quick", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=BENCH_DIR)
+    done = subprocess.run([sys.executable, *args, "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=BENCH_DIR)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "machine:" in done.stdout
-    assert out.exists() and '"results"' in out.read_text()
+    return done.stdout, json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_benchmark_quick_mode_runs(script, tmp_path):
+    stdout, data = _run([str(BENCH_DIR / script), "--profile"], tmp_path)
+    assert data["results"] and data["machine_info"]["blas_threads"] >= 1
+    assert {"timer", "quick", "threads"} <= set(data["settings"])
+    if script in ("conv_layers.py", "network.py"):
+        assert "where" in stdout and "copies" in stdout  # the --profile table
+        assert all(r["copy_s"] > 0 for r in data["results"])
+
+
+def test_before_after_quick_mode_runs(tmp_path):
+    if shutil.which("git") is None or subprocess.run(
+            ["git", "-C", str(BENCH_DIR), "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("before_after.py reads the baseline with git: not a git checkout here")
+    _, data = _run([str(BENCH_DIR / "before_after.py"), "--baseline", "HEAD"], tmp_path)
+    groups = {r["group"] for r in data["results"]}
+    assert groups == {"conv", "layers", "network"}
+    assert all(r["before_s"] > 0 and r["after_s"] > 0 for r in data["results"])
+
+
+def test_readme_tables_are_what_the_records_give():
+    """No number in the result tables is typed by hand: report.py rebuilds them all."""
+    assert report.main(["--check"]) == 0
+
+
+def _record(folder, name, results, cores=2, load=0.1):
+    info = {"date": "2030-01-02", "cpu": "Test CPU", "cores": cores, "numpy": "2",
+            "blas": "OpenBLAS", "blas_threads": 2, "minialex_copy_threads": 2,
+            "torch": "2.13", "torch_threads": 2, "load_average_1_5_15min": [load, load, load]}
+    data = {"benchmark": name, "machine_info": info, "settings": {"timer": "wall", "rounds": 5},
+            "results": results}
+    (folder / f"cpu-2thread-{name}.json").write_text(json.dumps(data))
+
+
+def test_report_computes_ratios_and_verdicts(tmp_path, monkeypatch):
+    """Hand-made records: every ratio and verdict in the tables is checked by hand."""
+    conv = [{"layer": f"conv{k}", "shape": "s", "minialex_s": 0.30, "torch_s": 0.25,
+             "gemm_s": 0.20 if k == 2 else 0.28, "serial_copies_s": 0.4, "copy_s": 0.06,
+             "gemm_as_run_s": 0.21} for k in range(1, 6)]
+    _record(tmp_path, "conv", conv)
+    _record(tmp_path, "layers", [
+        {"layer": "max_pool2d 3/2", "input": [32, 96, 55, 55], "minialex_s": 0.05,
+         "torch_s": 0.04, "serial_copies_s": 0.09},
+        {"layer": "batch_norm (train)", "input": [32, 4096], "minialex_s": 0.001,
+         "torch_s": 0.002, "serial_copies_s": None}], load=3.0)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- report:cpu-2thread-conv -->\nstale 9.99x\n"
+                      "<!-- /report:cpu-2thread-conv -->\n<!-- report:profile-cpu-2thread-conv"
+                      " -->\n<!-- /report:profile-cpu-2thread-conv -->\n"
+                      "<!-- report:cpu-2thread-layers -->\n<!-- /report:cpu-2thread-layers -->"
+                      "\n<!-- report:targets-2 -->\n<!-- /report:targets-2 -->\nend\n")
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "README", readme)
+    assert report.main(["--check"]) == 1  # stale
+    assert report.main([]) == 0 and report.main(["--check"]) == 0
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    # conv2: 0.30 / 0.25 = 1.20x PyTorch, 0.30 / 0.20 = 1.50x its GEMMs; others 0.30 / 0.28
+    assert "| conv2 | s | 300.0 | 400.0 | 250.0 | 200.0 | 60.0 | 1.20x | 1.50x |" in text
+    assert "| conv1 | 300.0 | 60.0 | 210.0 | 30.0 | 280.0 | 0.75x | 20% |" in text  # profile
+    assert "| max_pool2d 3/2 | 32x96x55x55 | 50.0 | 90.0 | 40.0 | 1.25x |" in text
+    assert "a busy machine" in text  # the layers record started at load 3.0 on 2 cores
+    assert "| each conv layer vs its bare GEMMs, batch 32 | <= 1.15x | - | 1.07-1.50x | " \
+           "missed |" in text
+    assert "| conv2 (5x5, groups=2) vs PyTorch | <= 1.20x | - | 1.20x | met |" in text
+    assert "| max pool 3/2 vs PyTorch, 55x55 and 13x13 | <= 1.30x | - | 1.25x | met |" in text
+    assert "| batch norm (train and eval) vs PyTorch | <= 1.30x | - | 0.50x | met |" in text
+    assert "training step vs PyTorch, batch 8 / 32 / 128 | <= 1.10x | - | - | not measured" \
+           in text
+    readme.write_text("<!-- report:cpu-2thread-nothing -->\n<!-- /report:cpu-2thread-nothing "
+                      "-->\n")
+    report.main([])
+    assert "Not measured yet" in readme.read_text()

@@ -16,7 +16,7 @@ import minialex
 import minialex.functional as F
 import minialex.functional.conv as conv_module
 from minialex import Tensor, backend, nn
-from minialex.functional import col2im, im2col
+from minialex.functional import _parallel, col2im, im2col
 from minialex.testing import conv_params
 
 np = backend.np
@@ -189,6 +189,54 @@ def test_fast_conv_equals_reference(p, bias, one_row_blocks, seed):
     for name, ours, expected in zip(("out", "dx", "dw", "db"), fast, reference, strict=False):
         assert ours.shape == expected.shape and ours.dtype == expected.dtype, name
         assert minialex.rel_error(ours, expected) <= 1e-10, name
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@settings(max_examples=20, deadline=None)
+@given(p=conv_params(max_side=11, max_kernel=5, max_stride=4), bias=st.booleans(),
+       one_row_blocks=st.booleans(), seed=st.integers(0, 2**16))
+def test_fast_conv_equals_reference_with_copy_threads(threads, p, bias, one_row_blocks, seed):
+    """The same property with the copies forced onto 1 and onto 2 threads, every array split
+    however small (the pieces of im2col, col2im and the transposes meet at every boundary)."""
+    rng = np.random.default_rng(seed)
+    x, w = _dyadic(rng, p.x_shape), _dyadic(rng, p.w_shape)
+    b = _dyadic(rng, p.c_out) if bias else None
+    grad = _dyadic(rng, p.out_shape)
+    reference = _forward_backward(F.conv2d_reference, x, w, b, grad, p)
+    blocks = dict(_BLOCK_BYTES=1, _MIN_BLOCK_COLUMNS=1) if one_row_blocks else {}
+    with _parallel.threads(threads, min_bytes=0), \
+            mock.patch.multiple(conv_module, **blocks) if blocks else contextlib.nullcontext():
+        fast = _forward_backward(F.conv2d, x, w, b, grad, p)
+    for name, ours, expected in zip(("out", "dx", "dw", "db"), fast, reference, strict=False):
+        assert minialex.rel_error(ours, expected) <= 1e-10, name
+
+
+@pytest.mark.parametrize("case", [
+    ((4, 3, 35, 35), (8, 3, 11, 11), 4, 0, 1),   # conv1-like: 3 channels, split by kernel rows
+    ((3, 8, 13, 13), (12, 4, 3, 3), 1, 1, 2),    # two towers
+    ((2, 6, 9, 10), (4, 6, 5, 3), (2, 1), (2, 1), 1),
+])
+def test_conv_bit_for_bit_the_same_for_every_copy_thread_count(case):
+    """float32 on standard-normal data, where any change of summation order would show: the
+    output and all gradients are identical with 1, 2 and 3 copy threads and between runs."""
+    x_shape, w_shape, stride, padding, groups = case
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    b = rng.standard_normal(w_shape[0]).astype(np.float32)
+    p = type("P", (), dict(stride=stride, padding=padding, groups=groups))
+    grad = None
+    runs = []
+    for threads in (1, 2, 3, 2):
+        with _parallel.threads(threads, min_bytes=0):
+            if grad is None:
+                shape = F.conv2d(Tensor(x), Tensor(w), stride=stride, padding=padding,
+                                 groups=groups).shape
+                grad = rng.standard_normal(shape).astype(np.float32)
+            runs.append(_forward_backward(F.conv2d, x, w, b, grad, p))
+    for run in runs[1:]:
+        for name, a, c in zip(("out", "dx", "dw", "db"), runs[0], run, strict=True):
+            assert np.array_equal(a, c), name
 
 
 def test_fast_conv_equals_reference_on_alexnet_conv2_towers():

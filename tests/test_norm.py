@@ -14,6 +14,7 @@ import minialex
 import minialex.functional as F
 from minialex import Tensor, backend, nn, rel_error
 from minialex.backend import np
+from minialex.functional import _parallel
 
 # rel_error-style tolerance: |analytic - numeric| <= 1e-8 + 1e-6 |numeric| per element.
 gradcheck = functools.partial(minialex.gradcheck, atol=1e-8, rtol=1e-6)
@@ -174,6 +175,41 @@ def test_batch_norm_gradcheck(xp_name, shape, training, seed):
         return F.batch_norm(x, Tensor(mean.data.copy()), Tensor(var.data.copy()), w, b,
                             training)
     assert gradcheck(fn, [x, w, b])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@settings(max_examples=10)
+@given(bn_shapes, st.booleans(), st.integers(0, 2**16))
+def test_batch_norm_gradcheck_with_channels_on_threads(threads, shape, training, seed):
+    """The channels split over 1 and 2 threads, however small the input."""
+    x, w, b, mean, var = _bn_tensors(np, shape, seed)
+
+    def fn(x, w, b):
+        with _parallel.threads(threads, min_bytes=0):
+            return F.batch_norm(x, Tensor(mean.data.copy()), Tensor(var.data.copy()), w, b,
+                                training)
+    with _parallel.threads(threads, min_bytes=0):
+        assert gradcheck(fn, [x, w, b])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_bit_for_bit_the_same_for_every_thread_count(training):
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((4, 6, 5, 7)) * 3 + 1).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    runs = []
+    for threads in (1, 2, 3, 2):
+        ts = [Tensor(x, requires_grad=True), Tensor(np.full(6, 0.5, np.float32)),
+              Tensor(np.full(6, 2.0, np.float32)),
+              Tensor(np.linspace(0.5, 2, 6, dtype=np.float32), requires_grad=True),
+              Tensor(np.linspace(-1, 1, 6, dtype=np.float32), requires_grad=True)]
+        with _parallel.threads(threads, min_bytes=0):
+            out = F.batch_norm(*ts, training=training)
+            out.backward(g)
+        runs.append([out.data, ts[0].grad, ts[3].grad, ts[4].grad, ts[1].data, ts[2].data])
+    for run in runs[1:]:
+        for a, c in zip(runs[0], run, strict=True):
+            assert np.array_equal(a, c)
 
 
 @settings(max_examples=10)

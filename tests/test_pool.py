@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import pytest
 from helpers import BACKENDS, check_gradients, relative_max_error
@@ -11,7 +12,9 @@ from hypothesis import strategies as st
 
 import minialex
 import minialex.functional as F
+import minialex.functional.pool as pool_module
 from minialex import Tensor, backend, nn
+from minialex.functional import _parallel
 from minialex.testing import distinct_arrays, pool_params
 
 np = backend.np
@@ -84,6 +87,49 @@ def test_max_pool_matches_naive(data, p):
     xt = Tensor(x, requires_grad=True)
     F.max_pool2d(xt, **_args(p)).sum().backward()
     np.testing.assert_array_equal(xt.grad, grad_of_ones)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@settings(max_examples=20)
+@given(data=st.data(), p=pool_params())
+def test_max_pool_in_chunks_on_threads_matches_naive(threads, data, p):
+    """The fast path with one plane per chunk and the planes split over 1 and 2 threads,
+    however small the input: forward and the first-maximum gradient as in the loops."""
+    x = data.draw(distinct_arrays(p.x_shape))
+    expected, grad_of_ones = max_pool_naive(x, p)
+    xt = Tensor(x, requires_grad=True)
+    with _parallel.threads(threads, min_bytes=0), mock.patch.object(pool_module,
+                                                                     "_CHUNK_BYTES", 1):
+        out = F.max_pool2d(xt, **_args(p))
+        out.sum().backward()
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(xt.grad, grad_of_ones)
+
+
+def test_max_pool_bit_for_bit_the_same_for_every_thread_count_and_chunk():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 5, 13, 13)).astype(np.float32)
+    x[:, :, ::4, ::3] = 0.5  # ties
+    g = rng.standard_normal((3, 5, 7, 7)).astype(np.float32)
+    runs = []
+    for threads, chunk in ((1, 1 << 19), (2, 1 << 19), (2, 700), (3, 1)):
+        xt = Tensor(x, requires_grad=True)
+        with _parallel.threads(threads, min_bytes=0), mock.patch.object(
+                pool_module, "_CHUNK_BYTES", chunk):
+            out = F.max_pool2d(xt, 3, 2, padding=1)
+            out.backward(g)
+        runs.append((out.data, xt.grad))
+    for out, grad in runs[1:]:
+        assert np.array_equal(out, runs[0][0]) and np.array_equal(grad, runs[0][1])
+
+
+def test_max_pool_backward_leaves_its_inputs_alone():
+    """A 1x1 output makes the planes-last view of the gradient contiguous: still copied."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 3, 3))
+    g = np.random.default_rng(6).standard_normal((2, 3, 1, 1))
+    x0, g0 = x.copy(), g.copy()
+    F.max_pool2d(Tensor(x, requires_grad=True), 3).backward(g)
+    assert np.array_equal(x, x0) and np.array_equal(g, g0)
 
 
 @settings(max_examples=20)

@@ -29,6 +29,9 @@ What ``conv2d`` changes, each for speed or memory (lesson 03 measures what each 
   the input in backward. The full matrix (224 MB for AlexNet's conv2 at batch 32) is never
   held.
 - ``matmul(out=)``: every GEMM writes straight into its slice of the output or gradient.
+- every core: the copies (im2col blocks, col2im's adds, the layout transposes, the bias) are
+  split across as many threads as BLAS uses (``_parallel``), by channels or kernel rows, so
+  the numbers do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from __future__ import annotations
 from typing import Any
 
 from minialex import backend
+from minialex.functional import _parallel
 from minialex.functional._checks import (
     as_tensor,
     check_finite,
@@ -208,7 +212,7 @@ def _batch_last_padded(x: Any, ph: int, pw: int) -> Any:
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
     xc = (xp.zeros if (ph or pw) else xp.empty)((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
-    backend.copy_blocked(xc[:, ph:ph + h, pw:pw + w, :], x.transpose(1, 2, 3, 0))
+    _parallel.copy(xc[:, ph:ph + h, pw:pw + w, :], x.transpose(1, 2, 3, 0))
     return xc
 
 
@@ -224,8 +228,13 @@ def _phase_split(xc: Any, sw: int) -> Any:
         return xc[:, :, None]
     xp = backend.get_array_module(xc)
     xs = xp.zeros((c, hp, sw, -(-wp // sw), n), dtype=xc.dtype)
-    for r in range(sw):
-        xs[:, :, r, :len(range(r, wp, sw))] = xc[:, :, r::sw]
+
+    def piece(index: tuple[slice, ...]) -> None:  # some channels or rows
+        part, src = xs[index], xc[index]
+        for r in range(sw):
+            part[:, :, r, :len(range(r, wp, sw))] = src[:, :, r::sw]
+
+    _parallel.slices(piece, xc.shape, xc, 2 * xc.nbytes, category="layout")
     return xs
 
 
@@ -244,8 +253,13 @@ def _copy_patches(dst: Any, views: list[Any], rows: range) -> None:
     """dst (C, KH, KW, len(rows), OW, N) = the patches under output rows ``rows``: one copy
     per column phase (a single one for stride 1)."""
     step = len(views)  # min(sw, KW): view r holds kernel columns r, r + step, ...
-    for r, view in enumerate(views):
-        dst[:, :, r::step] = view[:, :, :, rows.start:rows.stop]
+
+    def piece(index: tuple[slice, ...]) -> None:  # some channels or kernel rows
+        part = dst[index]
+        for r, view in enumerate(views):
+            part[:, :, r::step] = view[index][:, :, :, rows.start:rows.stop]
+
+    _parallel.slices(piece, dst.shape, dst, 2 * dst.nbytes, category="im2col")
 
 
 def _col2im_add(dxc: Any, dc: Any, sh: int, sw: int, first_row: int) -> None:
@@ -253,9 +267,14 @@ def _col2im_add(dxc: Any, dc: Any, sh: int, sw: int, first_row: int) -> None:
     batch-last padded input gradient dxc (C, Hp, Wp, N): one strided add per kernel offset."""
     _, kh, kw, r, ow, _ = dc.shape
     top = first_row * sh
-    for i in range(kh):
-        for j in range(kw):
-            dxc[:, top + i:top + i + sh * r:sh, j:j + sw * ow:sw, :] += dc[:, i, j]
+
+    def piece(index: tuple[slice, ...]) -> None:  # some channels: every pixel's adds in order
+        part, grad = dxc[index], dc[index]
+        for i in range(kh):
+            for j in range(kw):
+                part[:, top + i:top + i + sh * r:sh, j:j + sw * ow:sw, :] += grad[:, i, j]
+
+    _parallel.slices(piece, dc.shape, dxc, 3 * dc.nbytes, axis=0, category="col2im")
 
 
 def _unpad_batch_first(dxc: Any, x_shape: tuple[int, int, int, int], ph: int, pw: int) -> Any:
@@ -263,8 +282,43 @@ def _unpad_batch_first(dxc: Any, x_shape: tuple[int, int, int, int], ph: int, pw
     xp = backend.get_array_module(dxc)
     n, c, h, w = x_shape
     dx = xp.empty(x_shape, dtype=dxc.dtype)
-    backend.copy_blocked(dx.transpose(1, 2, 3, 0), dxc[:, ph:ph + h, pw:pw + w, :])
+    _parallel.copy(dx.transpose(1, 2, 3, 0), dxc[:, ph:ph + h, pw:pw + w, :])
     return dx
+
+
+def _batch_first(prod: Any, bias: Any) -> Any:
+    """(C_out, OH, OW, N) GEMM output -> (N, C_out, OH, OW), plus the bias (C_out,) or None."""
+    xp = backend.get_array_module(prod)
+    c_out, oh, ow, n = prod.shape
+    out = xp.empty((n, c_out, oh, ow), dtype=prod.dtype)
+    out_t = out.transpose(1, 2, 3, 0)
+
+    def piece(index: tuple[slice, ...]) -> None:  # some output channels
+        backend.copy_blocked(out_t[index], prod[index])
+        if bias is not None:
+            out[(slice(None),) + index] += bias[index].reshape(-1, 1, 1)
+
+    _parallel.slices(piece, prod.shape, out, 3 * out.nbytes, axis=0, category="layout")
+    return out
+
+
+def _batch_last(g: Any, with_sum: bool) -> tuple[Any, Any]:
+    """(N, C_out, OH, OW) output gradient -> (C_out, OH*OW*N) matrix in im2col's column
+    order, and its row sums (the bias gradient) if ``with_sum`` (else None)."""
+    xp = backend.get_array_module(g)
+    n, c_out, oh, ow = g.shape
+    gmat = xp.empty((c_out, oh, ow, n), dtype=g.dtype)
+    g_t = g.transpose(1, 2, 3, 0)
+    sums = xp.empty(c_out, dtype=g.dtype) if with_sum else None
+
+    def piece(index: tuple[slice, ...]) -> None:  # some output channels
+        backend.copy_blocked(gmat[index], g_t[index])
+        if sums is not None:
+            rows = gmat[index]
+            sums[index] = rows.reshape(rows.shape[0], -1).sum(axis=1)
+
+    _parallel.slices(piece, gmat.shape, g, 3 * g.nbytes, axis=0, category="layout")
+    return gmat.reshape(c_out, oh * ow * n), sums
 
 
 def _row_blocks(xs: Any, row_bytes: int, row_cols: int, oh: int) -> list[range]:
@@ -325,23 +379,20 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
     prod = xp.empty((c_out, oh * row_cols), dtype=x.dtype)
     for rows in blocks:
         block, span = columns(rows), slice(rows.start * row_cols, rows.stop * row_cols)
-        for gi in range(groups):  # one GEMM per group
-            ro, ri = group_slices(gi)
-            xp.matmul(wmat[ro], block[ri], out=prod[ro, span])
-    # (C_out, OH, OW, N) -> (N, C_out, OH, OW)
-    out = xp.empty((n, c_out, oh, ow), dtype=x.dtype)
-    backend.copy_blocked(out.transpose(1, 2, 3, 0), prod.reshape(c_out, oh, ow, n))
+        with _parallel.timed("gemm"):
+            for gi in range(groups):  # one GEMM per group
+                ro, ri = group_slices(gi)
+                xp.matmul(wmat[ro], block[ri], out=prod[ro, span])
+    # (C_out, OH, OW, N) -> (N, C_out, OH, OW), the bias added on the way
+    out = _batch_first(prod.reshape(c_out, oh, ow, n), None if b is None else b.data)
     del prod
-    if b is not None:
-        out += b.data.reshape(c_out, 1, 1)
 
     def _backward(g: Any) -> None:
         # dout as a (C_out, OH*OW*N) matrix, matching the column order of im2col.
-        gmat = xp.empty((c_out, oh, ow, n), dtype=g.dtype)
-        backend.copy_blocked(gmat, g.transpose(1, 2, 3, 0))
-        gmat = gmat.reshape(c_out, oh * row_cols)
-        if b is not None and b.requires_grad:
-            b.accumulate_grad(gmat.sum(axis=1), owned=True)
+        need_b = b is not None and b.requires_grad
+        gmat, db = _batch_last(g, with_sum=need_b)
+        if need_b:
+            b.accumulate_grad(db, owned=True)
         need_w, need_x = w.requires_grad, x.requires_grad  # images need no dx
         dw = xp.empty((c_out, k_g), dtype=g.dtype) if need_w else None
         dxc = xp.zeros((c_in, h + 2 * ph, wd + 2 * pw, n), dtype=g.dtype) if need_x else None
@@ -349,17 +400,19 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
             span = slice(rows.start * row_cols, rows.stop * row_cols)
             if need_w:  # dW = dout @ cols.T, summed over the blocks
                 block = columns(rows)
-                for gi in range(groups):
-                    ro, ri = group_slices(gi)
-                    if rows.start == 0:
-                        xp.matmul(gmat[ro, span], block[ri].T, out=dw[ro])
-                    else:
-                        dw[ro] += gmat[ro, span] @ block[ri].T
+                with _parallel.timed("gemm"):
+                    for gi in range(groups):
+                        ro, ri = group_slices(gi)
+                        if rows.start == 0:
+                            xp.matmul(gmat[ro, span], block[ri].T, out=dw[ro])
+                        else:
+                            dw[ro] += gmat[ro, span] @ block[ri].T
             if need_x:  # dcols = W.T @ dout into the same buffer, then col2im's adds
                 dblock = block_matrix(rows)
-                for gi in range(groups):
-                    ro, ri = group_slices(gi)
-                    xp.matmul(wmat[ro].T, gmat[ro, span], out=dblock[ri])
+                with _parallel.timed("gemm"):
+                    for gi in range(groups):
+                        ro, ri = group_slices(gi)
+                        xp.matmul(wmat[ro].T, gmat[ro, span], out=dblock[ri])
                 _col2im_add(dxc, dblock.reshape(c_in, kh, kw, len(rows), ow, n), sh, sw,
                             rows.start)
         if need_w:

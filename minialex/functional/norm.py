@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from minialex import backend
+from minialex.functional import _parallel
 from minialex.functional._checks import (
     as_tensor,
     check_bool,
@@ -166,58 +167,83 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 
     xp = backend.get_array_module(x.data)
     a = x.data
-    bshape = (1, channels) + (1,) * (a.ndim - 2)  # per-channel values broadcast over N, H, W
     count = a.shape[0] * math.prod(a.shape[2:])  # values per channel (also when C = 0)
+    eps = float(eps)
+    if training and count < 2:
+        raise ValueError(f"{layer}: training needs more than one value per channel to "
+                         f"estimate a variance, got input shape {x.shape}")
 
+    def per_channel(v: Any) -> Any:  # (C',) -> broadcasts over the channels of (N, C', ...)
+        return v.reshape((1, -1) + (1,) * (a.ndim - 2))
+
+    # Every channel is normalised on its own, so the channels are shared among the cores
+    # (``_parallel``): each thread runs the whole method on its slice ``[:, ch]``.
     if training:
-        if count < 2:
-            raise ValueError(f"{layer}: training needs more than one value per channel to "
-                             f"estimate a variance, got input shape {x.shape}")
-        mean = _channel_sum(a) / count
-        centred = a - mean.reshape(bshape)
-        var = _channel_dot(centred, centred) / count  # two-pass: no cancellation
-        if running_mean is not None:
-            m = momentum
-            running_mean.data *= 1.0 - m
-            running_mean.data += m * mean
-            running_var.data *= 1.0 - m
-            running_var.data += (m * count / (count - 1)) * var
+        mean, var = xp.empty(channels, dtype=a.dtype), xp.empty(channels, dtype=a.dtype)
     else:
         # Copies: a later training step updates the buffers in place before this backward.
         mean, var = running_mean.data.copy(), running_var.data
-        centred = a - mean.reshape(bshape)
-    invstd = 1.0 / xp.sqrt(var + eps)
-    scale = invstd if weight is None else invstd * weight.data  # y = centred * scale + bias
-    out_data = centred  # reused in place: x_hat is recomputed in backward, not stored
-    out_data *= scale.reshape(bshape)
-    if bias is not None:
-        out_data += bias.data.reshape(bshape)
+    invstd = xp.empty(channels, dtype=a.dtype)
+    scale = xp.empty(channels, dtype=a.dtype)  # y = centred * scale + bias
+    out_data = xp.empty_like(a)
+
+    def normalise(ch: slice) -> None:
+        a_c, out = a[:, ch], out_data[:, ch]
+        if training:
+            mean[ch] = _channel_sum(a_c) / count
+        xp.subtract(a_c, per_channel(mean[ch]), out=out)  # centred, in the output's buffer
+        if training:
+            var[ch] = _channel_dot(out, out) / count  # two-pass: no cancellation
+        invstd[ch] = 1.0 / xp.sqrt(var[ch] + eps)
+        scale[ch] = invstd[ch] if weight is None else invstd[ch] * weight.data[ch]
+        out *= per_channel(scale[ch])  # x_hat is recomputed in backward, not stored
+        if bias is not None:
+            out += per_channel(bias.data[ch])
+
+    _parallel.split(lambda c0, c1: normalise(slice(c0, c1)), channels, a, 3 * a.nbytes)
+    if training and running_mean is not None:
+        m = float(momentum)
+        running_mean.data *= 1.0 - m
+        running_mean.data += m * mean
+        running_var.data *= 1.0 - m
+        running_var.data += (m * count / (count - 1)) * var
 
     def _backward(g: Any) -> None:
         need_w = weight is not None and weight.requires_grad
         need_b = bias is not None and bias.requires_grad
         batch_stats = training and x.requires_grad  # then dx also involves sum(g), sum(g x_hat)
-        g_sum = _channel_sum(g) if (need_b or batch_stats) else None
+        g_sum = xp.empty(channels, dtype=g.dtype) if (need_b or batch_stats) else None
+        gx_sum = xp.empty(channels, dtype=g.dtype) if (need_w or batch_stats) else None
+        dx = xp.empty_like(g) if x.requires_grad else None
+
+        def gradients(ch: slice) -> None:
+            g_c = g[:, ch]
+            if g_sum is not None:
+                g_sum[ch] = _channel_sum(g_c)
+            if gx_sum is not None:  # x_hat = centred * invstd, never stored
+                centred = a[:, ch] - per_channel(mean[ch]) if dx is None else dx[:, ch]
+                if dx is not None:  # built in dx's buffer to save a full-size temporary
+                    xp.subtract(a[:, ch], per_channel(mean[ch]), out=centred)
+                gx_sum[ch] = _channel_dot(g_c, centred) * invstd[ch]  # sum(g * x_hat)
+            if dx is None:
+                return
+            out = dx[:, ch]
+            if not training:  # running statistics are constants
+                xp.multiply(g_c, per_channel(scale[ch]), out=out)
+                return
+            # Compact form: dx = scale / n * (n g - sum(g) - x_hat * sum(g x_hat)), per
+            # channel, with out holding the centred input.
+            out *= per_channel(-scale[ch] * invstd[ch] * gx_sum[ch] / count)
+            out -= per_channel(scale[ch] * g_sum[ch] / count)
+            out += g_c * per_channel(scale[ch])
+
+        _parallel.split(lambda c0, c1: gradients(slice(c0, c1)), channels, g, 3 * g.nbytes)
         if need_b:
             bias.accumulate_grad(g_sum, owned=True)
-        centred = None
-        if need_w or batch_stats:
-            centred = a - mean.reshape(bshape)  # x_hat = centred * invstd, never stored
-            gx_sum = _channel_dot(g, centred) * invstd  # sum(g * x_hat)
-            if need_w:
-                weight.accumulate_grad(gx_sum, owned=True)
-        if not x.requires_grad:
-            return
-        if not training:  # running statistics are constants
-            x.accumulate_grad(g * scale.reshape(bshape), owned=True)
-            return
-        # Compact form: dx = scale / n * (n g - sum(g) - x_hat * sum(g x_hat)), per channel;
-        # built in centred's buffer to save a full-size temporary.
-        dx = centred
-        dx *= (-scale * invstd * gx_sum / count).reshape(bshape)
-        dx -= (scale * g_sum / count).reshape(bshape)
-        dx += g * scale.reshape(bshape)
-        x.accumulate_grad(dx, owned=True)
+        if need_w:
+            weight.accumulate_grad(gx_sum, owned=True)
+        if dx is not None:
+            x.accumulate_grad(dx, owned=True)
 
     parents = tuple(t for t in (x, weight, bias) if t is not None)
     return Tensor.from_op(out_data, parents, _backward, op="batch_norm")
