@@ -19,7 +19,9 @@ from common import (
     Timer,
     chance_range,
     claim,
+    gap_chance_range,
     lesson_args,
+    noise_verdict,
     save_figure,
     say,
     section,
@@ -205,28 +207,43 @@ print(f"(minialex.train.evaluate(..., ten_crop=True) gives the same 10-crop accu
 none, flip, full = (results[k] for k in recipes)
 noise = chance_range(none["centre"], n_test)
 gap_none, gap_full = none["train"] - none["centre"], full["train"] - full["centre"]
-if gap_full >= gap_none:
-    why = "in this short run augmentation did not shrink the gap; try more epochs"
+gap_noise = gap_chance_range(1 - none["train"], n_train, 1 - none["centre"], n_test)
+if abs(gap_full - gap_none) < gap_noise:
+    why = (f"the gaps differ by {gap_full - gap_none:+.1%}, inside the chance range of a "
+           f"difference of gaps (~{gap_noise:.1%})")
+elif gap_full > gap_none:
+    why = (f"in this short run augmentation widened the gap beyond the chance range "
+           f"~{gap_noise:.1%}; try more epochs")
 elif full["centre"] < none["centre"]:
-    why = (f"the gap shrinks as claimed, but after only {epochs} epochs the augmented nets "
-           "also fit less and test lower: harder training data needs longer training")
+    why = (f"the gap shrinks as claimed, beyond the chance range ~{gap_noise:.1%}, but after "
+           f"only {epochs} epochs the augmented nets also fit less and test lower: harder "
+           "training data needs longer training")
 else:
-    why = "the direction agrees; the size depends on how small the training set is"
+    why = (f"the direction agrees, beyond the chance range ~{gap_noise:.1%}; the size depends "
+           "on how small the training set is")
 claim("augmentation reduces overfitting", "yes (gap)", f"gap {gap_none:+.1%} -> {gap_full:+.1%}",
-      why=why)
-claim("PCA colour: change in top-1 error", "-1% or more",
-      f"{flip['centre'] - full['centre']:+.1%}",
-      why=f"shapes have random colours already, so colour shifts teach little; differences "
-          f"under ~{noise:.1%} are chance on {n_test} test images")
+      why=why, verdict=noise_verdict(gap_full - gap_none, gap_noise))
+pca_delta = flip["centre"] - full["centre"]  # change in top-1 error from adding PCA colour
+claim("PCA colour: change in top-1 error", "-1% or more", f"{pca_delta:+.1%}",
+      verdict=noise_verdict(pca_delta, noise),
+      why=(f"differences under ~{noise:.1%} are chance on {n_test} test images" if
+           abs(pca_delta) < noise else
+           f"beyond the chance range ~{noise:.1%}, same sign as the paper" if pca_delta < 0
+           else f"opposite sign, beyond the chance range ~{noise:.1%}")
+      + "; shapes have random colours already, so colour shifts teach little")
 for key, label in (("full", "augmented net"), ("none", "no augmentation")):
     r = results[list(recipes)[-1 if key == "full" else 0]]
     delta = r["ten"] - r["centre"]
+    inside = abs(delta) < noise
     claim(f"10-crop vs centre crop ({label})", "better (paper)", f"{delta:+.1%}",
-          why=("same direction; the paper gives no separate number for 10-crop, and "
-               f"differences under ~{noise:.1%} are chance here") if delta > 0 else
-          ("no gain here: corner crops show the shape off-centre or cut, which a net "
-           "trained on centre crops never saw") if key == "none" else
-          f"no gain in this run; differences under ~{noise:.1%} are chance here")
+          verdict=noise_verdict(delta, noise),
+          why=(f"differences under ~{noise:.1%} are chance here; the paper gives no separate "
+               "number for 10-crop") if inside else
+          (f"same direction, beyond the chance range ~{noise:.1%}; the paper gives no "
+           "separate number for 10-crop") if delta > 0 else
+          ("no gain here, beyond the chance range: corner crops show the shape off-centre or "
+           "cut, which a net trained on centre crops never saw") if key == "none" else
+          f"10-crop is worse here, beyond the chance range ~{noise:.1%}")
 
 
 # %%

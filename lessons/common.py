@@ -166,6 +166,23 @@ def chance_range(rate: float, n: int) -> float:
     return 2 * (2 * rate * (1 - rate) / n) ** 0.5
 
 
+def gap_chance_range(train_rate: float, n_train: int, test_rate: float, n_test: int) -> float:
+    """About the 95% range, by chance alone, of the difference of two networks' train/test
+    gaps: the train and the test chance ranges added in quadrature."""
+    return (chance_range(train_rate, n_train) ** 2 + chance_range(test_rate, n_test) ** 2) ** 0.5
+
+
+def noise_verdict(delta: float, noise: float) -> str:
+    """The ledger verdict on a measured difference beside a claim made at full scale.
+
+    Inside the noise the lesson measured (``|delta| < noise``) it decides nothing:
+    "inconclusive within noise". Outside, "re-measured at small scale", whichever the sign:
+    a small net trained for minutes on shapes is not the source's setting, so an opposite
+    sign here does not show the source wrong (the lesson's text says which way it went).
+    """
+    return "inconclusive within noise" if abs(delta) < noise else "re-measured at small scale"
+
+
 def flat_features(layers: Any, side: int, channels: int = 3) -> int:
     """Numbers per image after ``layers`` (a Sequential or a list of layers ending in Flatten)
     on a ``channels x side x side`` input, from ``minialex.nn.infer_shape``: shape
