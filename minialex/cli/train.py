@@ -87,19 +87,15 @@ _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS
 
 
 def blas_threads() -> tuple[contextlib.AbstractContextManager[object], str]:
-    """(context, description) for the BLAS threads training uses: one, unless one of
-    _THREAD_VARIABLES says otherwise. The GEMMs of these networks at these batch sizes are
-    too small to split: measured on a 2-core machine, a second OpenBLAS thread made each
-    training step cost more CPU time, often more wall time too (it spins waiting for work).
-    Without threadpoolctl installed the library's own setting stays."""
+    """(context, description) for the BLAS threads training uses: the library's own default
+    (every core for OpenBLAS), unless one of _THREAD_VARIABLES says otherwise. Measured on an
+    idle 2-core machine (benchmarks/results/cpu-2thread-train.json and its README), the default
+    run took 77 s with two threads and 102 s with one; on a machine busy with other work a
+    single thread wastes less CPU time, so export OPENBLAS_NUM_THREADS=1 there."""
     chosen = next((f"{v}={os.environ[v]}" for v in _THREAD_VARIABLES if os.environ.get(v)), "")
     if chosen:
         return contextlib.nullcontext(), f"BLAS threads from {chosen}"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext(), "BLAS threads: the library default"
-    return threadpool_limits(1, user_api="blas"), "1 BLAS thread"
+    return contextlib.nullcontext(), "BLAS threads: the library default"
 
 
 def run(args: argparse.Namespace) -> int:
