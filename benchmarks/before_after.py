@@ -24,11 +24,13 @@ from harness import (
     bench_args,
     fmt_ms,
     fmt_ratio,
+    layer_inputs,
     machine_description,
     print_table,
     time_interleaved,
     timer_description,
     torch_for,
+    torch_layer_inputs,
     write_json,
 )
 
@@ -143,16 +145,9 @@ def layer_cases(old, torch):
 
 def layer_candidates(old, torch, tdev, batch, case, rng, xp):
     name, shape, make, torch_op = case
-    host_x = rng.standard_normal((batch, *shape)).astype("float32")
-    channels = shape[0]
-    x = minialex.Tensor(xp.asarray(host_x), requires_grad=True)
-    state = (minialex.Tensor(xp.zeros(channels, "float32")),
-             minialex.Tensor(xp.ones(channels, "float32")),
-             minialex.Tensor(xp.ones(channels, "float32"), requires_grad=True),
-             minialex.Tensor(xp.zeros(channels, "float32"), requires_grad=True))
+    host_x, x, state, grad_for = layer_inputs(rng, batch, shape, xp)
     module_of = {"max_pool2d": "pool", "batch_norm": "norm"}[name.split()[0]]
-    probe = make(F)(x, state)
-    gy = xp.asarray(rng.standard_normal(probe.shape).astype("float32"))
+    gy = grad_for(make(F)(x, state))
 
     def run(op):
         def step() -> None:
@@ -162,11 +157,7 @@ def layer_candidates(old, torch, tdev, batch, case, rng, xp):
 
     candidates = {"before": run(make(old[module_of])), "after": run(make(F))}
     if torch_op is not None:
-        tx = torch.tensor(host_x, device=tdev, requires_grad=True)
-        tstate = (torch.zeros(channels, device=tdev), torch.ones(channels, device=tdev),
-                  torch.ones(channels, device=tdev, requires_grad=True),
-                  torch.zeros(channels, device=tdev, requires_grad=True))
-        tg = torch.tensor(backend.to_host(gy), device=tdev)
+        tx, tstate, tg = torch_layer_inputs(torch, tdev, host_x, gy)
 
         def theirs() -> None:
             tx.grad = None

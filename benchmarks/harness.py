@@ -218,6 +218,38 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None else f"{a / b:.2f}x"
 
 
+def layer_inputs(rng: Any, batch: int, shape: tuple[int, ...], xp: Any
+                 ) -> tuple[Any, Any, tuple[Any, ...], Callable[[Any], Any]]:
+    """(host_x, x, state, grad_for) for a per-layer benchmark: a standard-normal float32 batch
+    of ``shape``, minialex's per-channel state (running mean, running var, weight, bias, as
+    batch norm takes it; other layers ignore it), and ``grad_for(out)``, a random upstream
+    gradient of ``out``'s shape."""
+    import minialex
+
+    host_x = rng.standard_normal((batch, *shape)).astype("float32")
+    channels = shape[0]
+    x = minialex.Tensor(xp.asarray(host_x), requires_grad=True)
+    state = (minialex.Tensor(xp.zeros(channels, "float32")),
+             minialex.Tensor(xp.ones(channels, "float32")),
+             minialex.Tensor(xp.ones(channels, "float32"), requires_grad=True),
+             minialex.Tensor(xp.zeros(channels, "float32"), requires_grad=True))
+
+    def grad_for(out: Any) -> Any:
+        return xp.asarray(rng.standard_normal(out.shape).astype("float32"))
+    return host_x, x, state, grad_for
+
+
+def torch_layer_inputs(torch: Any, tdev: str, host_x: Any, gy: Any
+                       ) -> tuple[Any, tuple[Any, ...], Any]:
+    """PyTorch's twin of ``layer_inputs``: (x, state, upstream gradient) on ``tdev``."""
+    channels = host_x.shape[1]
+    tx = torch.tensor(host_x, device=tdev, requires_grad=True)
+    tstate = (torch.zeros(channels, device=tdev), torch.ones(channels, device=tdev),
+              torch.ones(channels, device=tdev, requires_grad=True),
+              torch.zeros(channels, device=tdev, requires_grad=True))
+    return tx, tstate, torch.tensor(backend.to_host(gy), device=tdev)
+
+
 def record_path(args: argparse.Namespace, name: str) -> Path:
     """results/DEVICE-Nthread-NAME.json: the file of record for this device and thread count."""
     return RESULTS_DIR / f"{args.device}-{_parallel.blas_threads()}thread-{name}.json"

@@ -18,15 +18,16 @@ from harness import (
     bench_args,
     fmt_ms,
     fmt_ratio,
+    layer_inputs,
     per_op_setup,
     print_table,
     serial_copies,
     time_interleaved,
     torch_for,
+    torch_layer_inputs,
     write_json,
 )
 
-import minialex
 import minialex.functional as F
 from minialex import backend
 
@@ -76,15 +77,8 @@ def main() -> None:
 
     table, results = [], []
     for name, shape, ours_op, torch_op in cases(torch):
-        host_x = rng.standard_normal((batch, *shape)).astype("float32")
-        channels = shape[0]
-        x = minialex.Tensor(xp.asarray(host_x), requires_grad=True)
-        state = (minialex.Tensor(xp.zeros(channels, "float32")),
-                 minialex.Tensor(xp.ones(channels, "float32")),
-                 minialex.Tensor(xp.ones(channels, "float32"), requires_grad=True),
-                 minialex.Tensor(xp.zeros(channels, "float32"), requires_grad=True))
-        probe = ours_op(x, state)
-        gy = xp.asarray(rng.standard_normal(probe.shape).astype("float32"))
+        host_x, x, state, grad_for = layer_inputs(rng, batch, shape, xp)
+        gy = grad_for(ours_op(x, state))
 
         def ours(x=x, state=state, gy=gy, op=ours_op) -> None:
             x.grad = None
@@ -95,11 +89,7 @@ def main() -> None:
         if one_thread is not None:
             candidates["serial"] = one_thread
         if torch_op is not None:
-            tx = torch.tensor(host_x, device=tdev, requires_grad=True)
-            tstate = (torch.zeros(channels, device=tdev), torch.ones(channels, device=tdev),
-                      torch.ones(channels, device=tdev, requires_grad=True),
-                      torch.zeros(channels, device=tdev, requires_grad=True))
-            tg = torch.tensor(backend.to_host(gy), device=tdev)
+            tx, tstate, tg = torch_layer_inputs(torch, tdev, host_x, gy)
 
             def theirs(tx=tx, tstate=tstate, tg=tg, op=torch_op) -> None:
                 tx.grad = None
