@@ -178,13 +178,18 @@ def test_fast_conv_equals_reference(p, bias, one_row_blocks, seed):
     """conv2d == conv2d_reference: output and the three gradients, float64, rel_error <= 1e-10.
     ``one_row_blocks`` makes the fast path build its columns one output row per block, so
     every block boundary of forward and backward is crossed."""
+    _assert_fast_equals_reference(p, bias, one_row_blocks, seed, contextlib.nullcontext())
+
+
+def _assert_fast_equals_reference(p, bias, one_row_blocks, seed, threads) -> None:
     rng = np.random.default_rng(seed)
     x, w = _dyadic(rng, p.x_shape), _dyadic(rng, p.w_shape)
     b = _dyadic(rng, p.c_out) if bias else None
     grad = _dyadic(rng, p.out_shape)
     reference = _forward_backward(F.conv2d_reference, x, w, b, grad, p)
     blocks = dict(_BLOCK_BYTES=1, _MIN_BLOCK_COLUMNS=1) if one_row_blocks else {}
-    with mock.patch.multiple(conv_module, **blocks) if blocks else contextlib.nullcontext():
+    with threads, \
+            mock.patch.multiple(conv_module, **blocks) if blocks else contextlib.nullcontext():
         fast = _forward_backward(F.conv2d, x, w, b, grad, p)
     for name, ours, expected in zip(("out", "dx", "dw", "db"), fast, reference, strict=False):
         assert ours.shape == expected.shape and ours.dtype == expected.dtype, name
@@ -198,17 +203,8 @@ def test_fast_conv_equals_reference(p, bias, one_row_blocks, seed):
 def test_fast_conv_equals_reference_with_copy_threads(threads, p, bias, one_row_blocks, seed):
     """The same property with the copies forced onto 1 and onto 2 threads, every array split
     however small (the pieces of im2col, col2im and the transposes meet at every boundary)."""
-    rng = np.random.default_rng(seed)
-    x, w = _dyadic(rng, p.x_shape), _dyadic(rng, p.w_shape)
-    b = _dyadic(rng, p.c_out) if bias else None
-    grad = _dyadic(rng, p.out_shape)
-    reference = _forward_backward(F.conv2d_reference, x, w, b, grad, p)
-    blocks = dict(_BLOCK_BYTES=1, _MIN_BLOCK_COLUMNS=1) if one_row_blocks else {}
-    with _parallel.threads(threads, min_bytes=0), \
-            mock.patch.multiple(conv_module, **blocks) if blocks else contextlib.nullcontext():
-        fast = _forward_backward(F.conv2d, x, w, b, grad, p)
-    for name, ours, expected in zip(("out", "dx", "dw", "db"), fast, reference, strict=False):
-        assert minialex.rel_error(ours, expected) <= 1e-10, name
+    _assert_fast_equals_reference(p, bias, one_row_blocks, seed,
+                                  _parallel.threads(threads, min_bytes=0))
 
 
 @pytest.mark.parametrize("case", [
