@@ -248,6 +248,27 @@ def test_batch_norm_matches_torch_two_steps_then_eval(torch, shape, dtype, seed)
         assert_close_scaled(var.data, tvar.numpy(), tol)
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("shape", [(3, 4, 31, 33), (2, 3, 32, 32), (2, 3, 33, 33)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_matches_torch_on_both_sides_of_the_short_map_rule(torch, shape, training):
+    """Maps of 1023, 1024 and 1089 values: the channel sums take both of their orders."""
+    from minialex.functional import norm
+    assert math.prod(shape[2:]) - norm._SHORT_MAP in (-1, 0, 65)
+    _, w, b, mean, var = _bn_tensors(np, shape, 3, np.float32)
+    x = Tensor(_randn(np, shape, 4, np.float32, scale=3.0) + 1.0, requires_grad=True)
+    g = _randn(np, shape, 5, np.float32)
+    tx, tw, tb = (torch.tensor(t.data, requires_grad=True) for t in (x, w, b))
+    tmean, tvar = torch.tensor(mean.data.copy()), torch.tensor(var.data.copy())
+    out = F.batch_norm(x, mean, var, w, b, training, momentum=0.3)
+    out.backward(g)
+    tout = torch.nn.functional.batch_norm(tx, tmean, tvar, tw, tb, training, 0.3)
+    tout.backward(torch.tensor(g))
+    for mine, theirs in [(out.data, tout), (x.grad, tx.grad), (w.grad, tw.grad),
+                         (b.grad, tb.grad), (mean.data, tmean), (var.data, tvar)]:
+        assert_close_scaled(mine, theirs.detach().numpy(), 1e-4)
+
+
 def test_batch_norm_running_stats_by_hand():
     # Channel values 1, 2, 3, 6: mean 3, biased variance 3.5, unbiased 14/3.
     x = Tensor(np.array([1.0, 2.0, 3.0, 6.0]).reshape(4, 1))
