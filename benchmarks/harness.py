@@ -155,6 +155,37 @@ def _blas_name() -> str:
         return "unknown"
 
 
+_OTHERS_BUSY: list[float | None] = []  # sampled once per process, before any timing
+
+
+def _cpu_jiffies() -> tuple[int, int, int] | None:
+    """(all, idle, this process) CPU time in clock ticks, from /proc (Linux)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]), idle, int(own[11]) + int(own[12])  # utime + stime
+
+
+def other_cores_busy(seconds: float = 1.0) -> float | None:
+    """How many cores other processes kept busy during ``seconds`` (0 on a quiet machine;
+    None where /proc is missing). Unlike the load average, which still remembers the
+    previous minute (a benchmark that has just ended), this is the machine right now."""
+    if not _OTHERS_BUSY:
+        first = _cpu_jiffies()
+        time.sleep(seconds)
+        second = _cpu_jiffies()
+        if first is None or second is None or second[0] == first[0]:
+            _OTHERS_BUSY.append(None)
+        else:
+            total, idle, own = (b - a for a, b in zip(first, second, strict=True))
+            share = max(0.0, (total - idle - own) / total)
+            _OTHERS_BUSY.append(round(share * (os.cpu_count() or 1), 2))
+    return _OTHERS_BUSY[0]
+
+
 def machine_info(device: str = "cpu") -> dict[str, Any]:
     """The machine and the settings a run was measured with, as data (the JSON of record)."""
     torch = optional_torch()
@@ -167,6 +198,7 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
         "cpu": _cpu_name(),
         "cores": os.cpu_count(),
         "load_average_1_5_15min": load,
+        "other_cores_busy": other_cores_busy(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": _blas_name(),
@@ -187,7 +219,9 @@ def machine_description(device: str = "cpu") -> str:
             f"{info['minialex_copy_threads']} copy threads)")
     if info["torch"] is not None:
         text += f", torch {info['torch']} ({info['torch_threads']} threads)"
-    if info["load_average_1_5_15min"] is not None:
+    if info["other_cores_busy"] is not None:
+        text += f", other processes busy on {info['other_cores_busy']:.2f} cores"
+    elif info["load_average_1_5_15min"] is not None:
         text += f", load {info['load_average_1_5_15min'][0]:.2f}"
     if device == "gpu" and backend.current() == "cupy-emulator":
         text += ", GPU: the CuPy-rules emulator (NumPy computes: its timings say nothing)"

@@ -52,6 +52,10 @@ def ratio(a: float | None, b: float | None) -> str:
     return "-" if not a or not b else f"{a / b:.2f}x"
 
 
+# A run is "quiet" when other processes kept less than this many cores busy at its start.
+QUIET_CORES = 0.2
+
+
 def table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -73,14 +77,21 @@ def how_measured(data: dict[str, Any]) -> str:
             f"{info.get('torch')} ({info.get('torch_threads')} threads); {timer}")
     if settings.get("rounds"):
         line += f" of {settings['rounds']} interleaved rounds"
-    if load_avg is not None:
+    others = info.get("other_cores_busy")
+    if others is not None:  # sampled in the second before the run: the machine right then
+        line += f"; other processes busy on {others:.2f} of the {cores} cores at the start"
+        busy = others > QUIET_CORES
+    elif load_avg is not None:  # older records: the load average (it lags by a minute)
         line += f"; load average {load_avg[0]:.2f} at the start"
-        if load_avg[0] > 0.5 * cores and settings.get("timer", "wall") == "wall":
-            line += (" (**a busy machine**: wall-clock ratios are unreliable, re-measure on a "
-                     "quiet one)")
-        elif load_avg[0] > 0.5 * cores:
-            line += (" (a busy machine: CPU time leaves out the waiting, but the other jobs "
-                     "still share the caches and the memory bandwidth)")
+        busy = load_avg[0] > 0.5 * cores
+    else:
+        busy = False
+    if busy and settings.get("timer", "wall") == "wall":
+        line += (" (**a busy machine**: wall-clock ratios are unreliable, re-measure on a "
+                 "quiet one)")
+    elif busy:
+        line += (" (a busy machine: CPU time leaves out the waiting, but the other jobs "
+                 "still share the caches and the memory bandwidth)")
     return f"_{line}._\n\n"
 
 

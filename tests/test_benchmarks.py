@@ -63,10 +63,11 @@ def test_readme_tables_are_what_the_records_give():
     assert report.main(["--check"]) == 0
 
 
-def _record(folder, name, results, cores=2, load=0.1):
+def _record(folder, name, results, cores=2, load=0.1, others=None):
     info = {"date": "2030-01-02", "cpu": "Test CPU", "cores": cores, "numpy": "2",
             "blas": "OpenBLAS", "blas_threads": 2, "minialex_copy_threads": 2,
-            "torch": "2.13", "torch_threads": 2, "load_average_1_5_15min": [load, load, load]}
+            "torch": "2.13", "torch_threads": 2, "load_average_1_5_15min": [load, load, load],
+            "other_cores_busy": others}
     data = {"benchmark": name, "machine_info": info, "settings": {"timer": "wall", "rounds": 5},
             "results": results}
     (folder / f"cpu-2thread-{name}.json").write_text(json.dumps(data))
@@ -111,3 +112,35 @@ def test_report_computes_ratios_and_verdicts(tmp_path, monkeypatch):
                       "-->\n")
     report.main([])
     assert "Not measured yet" in readme.read_text()
+
+
+@pytest.mark.parametrize(("load", "others", "busy"), [
+    (3.0, 0.05, False),  # the load average still remembers the last run: the cores are idle
+    (0.0, 1.5, True),  # quiet a minute ago, busy now
+    (3.0, None, True),  # an older record without the sample: the load average decides
+    (0.1, None, False)])
+def test_report_says_busy_from_what_other_processes_were_doing(load, others, busy):
+    info = {"date": "2030-01-02", "cpu": "Test CPU", "cores": 2, "numpy": "2", "blas": "B",
+            "blas_threads": 2, "minialex_copy_threads": 2, "torch": "2.13", "torch_threads": 2,
+            "load_average_1_5_15min": [load] * 3, "other_cores_busy": others}
+    line = report.how_measured({"machine_info": info, "settings": {"timer": "wall"}})
+    assert ("a busy machine" in line) == busy
+    if others is not None:
+        assert f"busy on {others:.2f} of the 2 cores" in line
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs Linux's /proc")
+def test_other_cores_busy_sees_a_process_spinning_beside_it(monkeypatch):
+    import harness
+
+    monkeypatch.setattr(harness, "_OTHERS_BUSY", [])  # sample afresh
+    spin = subprocess.Popen([sys.executable, "-c",
+                             "import time\nend = time.time() + 4\nwhile time.time() < end: pass"])
+    try:
+        import time
+        time.sleep(0.5)  # the child is running
+        busy = harness.other_cores_busy(seconds=1.0)
+    finally:
+        spin.kill()
+        spin.wait()
+    assert busy is not None and busy >= 0.5  # one core spun the whole second
