@@ -314,6 +314,32 @@ def write_json(args: argparse.Namespace, name: str, results: Any, **settings: An
         print(f"\nwrote {path}")
 
 
+def _kernel_seconds() -> float:
+    """System CPU time of this process so far: page faults, thread wake-ups, the kernel."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not Unix
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
+class KernelTimes:
+    """Wraps a candidate so that each call records the system CPU time it took ("kernel"):
+    mostly the page faults of memory touched for the first time. ``median`` as CopyTimes."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn, self.calls = fn, []
+
+    def __call__(self) -> None:
+        start = _kernel_seconds()
+        self.fn()
+        self.calls.append({"kernel": _kernel_seconds() - start})
+
+    def median(self, key: str, warmup: int = 1) -> float:
+        calls = self.calls[warmup:] or self.calls
+        return statistics.median(c.get(key, 0.0) for c in calls) if calls else 0.0
+
+
 class CopyTimes:
     """Wraps a minialex candidate so that each call records where its time went
     (``_parallel.profile``: "copy" and "gemm" seconds, on the clock of ``timer``);
@@ -325,10 +351,11 @@ class CopyTimes:
         self.clock = time.perf_counter if timer == "wall" else time.process_time
 
     def __call__(self) -> None:
-        start = self.clock()
+        start, kernel = self.clock(), _kernel_seconds()
         with _parallel.profile(self.clock) as seconds:
             self.fn()
-        self.calls.append(dict(seconds, total=self.clock() - start))
+        self.calls.append(dict(seconds, total=self.clock() - start,
+                               kernel=_kernel_seconds() - kernel))
 
     def median(self, key: str, warmup: int = 1) -> float:
         """Seconds of ``key`` over the calls after the warm-up ones (see the class)."""

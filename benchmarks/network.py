@@ -22,6 +22,7 @@ import sys
 
 from harness import (
     CopyTimes,
+    KernelTimes,
     bench_args,
     fmt_ms,
     fmt_ratio,
@@ -70,6 +71,34 @@ def torch_step(torch, model, x, y, device: str):
         mirror.zero_grad(set_to_none=True)
         torch.nn.functional.cross_entropy(mirror(xt), yt).backward()
     return step
+
+
+def graph_memory(torch, model, x, y) -> dict[str, int]:
+    """Bytes held for backward after one forward pass: minialex's graph (the op outputs it
+    keeps as nodes, and what backward closures keep beyond them) and PyTorch's saved tensors
+    (``saved_tensors_hooks``), weights and input images left out of both."""
+    from minialex.graph_memory import held_by_graph
+
+    held = held_by_graph(F.cross_entropy(model(minialex.Tensor(x)), y))
+    result = {"minialex_outputs": sum(h["outputs"] for h in held.values()),
+              "minialex_saved": sum(h["saved"] for h in held.values())}
+    if torch is not None:
+        mirror = minialex.interop.to_torch(model)
+        xt = torch.from_numpy(x)
+        own = {p.untyped_storage().data_ptr() for p in mirror.parameters()}
+        own.add(xt.untyped_storage().data_ptr())
+        saved: dict[int, int] = {}
+
+        def pack(t):
+            storage = t.untyped_storage()
+            if storage.data_ptr() not in own:
+                saved[storage.data_ptr()] = storage.nbytes()
+            return t
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = torch.nn.functional.cross_entropy(mirror(xt), torch.from_numpy(y))
+        result["torch_saved"] = sum(saved.values())
+        del loss
+    return result
 
 
 _CHILD = """
@@ -124,19 +153,21 @@ def main() -> None:
     print(f"machine: {machine_description(args.device)}")
     print(f"float32, one training step (forward, cross-entropy, backward), "
           f"{timer_description(args, args.rounds or 3)} (1 round at batch 128 for 224/227 inputs)")
-    table, results, profile = [], [], []
+    table, results, profile, memory = [], [], [], []
     for variant in variants:
         for batch in batches:
             model, x, y = build(variant, batch)
             ours = CopyTimes(minialex_step(model, x, y), args.timer)
             candidates = {"minialex": ours}
             if torch is not None:
-                candidates["torch"] = torch_step(torch, model, x, y, tdev)
+                candidates["torch"] = KernelTimes(torch_step(torch, model, x, y, tdev))
             big = batch * x[0].size > 32 * 3 * 227 * 227
             rounds = args.rounds or (1 if args.quick or big else 3)
             t = time_interleaved(candidates, rounds, device=args.device, timer=args.timer)
             t_torch = t.get("torch")
-            mem = {}
+            mem, held = {}, {}
+            if args.device == "cpu" and (args.quick or batch in (8, 32)):
+                held = graph_memory(torch, model, x, y)
             if args.device == "cpu" and not args.quick and batch in (8, 32):
                 threads = torch.get_num_threads() if torch is not None else 1
                 for framework in candidates:
@@ -147,20 +178,34 @@ def main() -> None:
                           fmt_ratio(t["minialex"], t_torch), mb.get("minialex", "-"),
                           mb.get("torch", "-")])
             copy_s, gemm_s = ours.median("copy"), ours.median("gemm")
+            kernel = {"minialex": ours.median("kernel")}
+            if "torch" in candidates:
+                kernel["torch"] = candidates["torch"].median("kernel")
             results.append({"variant": variant, "batch": batch, "minialex_s": t["minialex"],
                             "torch_s": t_torch, "peak_step_bytes": mem, "copy_s": copy_s,
-                            "conv_gemm_s": gemm_s, "rounds": rounds})
+                            "conv_gemm_s": gemm_s, "kernel_s": kernel,
+                            "held_for_backward_bytes": held, "rounds": rounds})
             profile.append([variant, batch, fmt_ms(t["minialex"]), fmt_ms(copy_s),
                             fmt_ms(gemm_s), fmt_ms(t["minialex"] - copy_s - gemm_s),
-                            fmt_ms(t_torch)])
+                            fmt_ms(kernel["minialex"]), fmt_ms(t_torch),
+                            fmt_ms(kernel.get("torch"))])
+            if held:
+                memory.append([variant, batch, *(f"{held.get(k, 0) / 2**20:.1f}" for k in (
+                    "minialex_outputs", "minialex_saved")),
+                    "-" if "torch_saved" not in held else f"{held['torch_saved'] / 2**20:.1f}",
+                    mb.get("minialex", "-"), mb.get("torch", "-")])
             print(f"  {variant} batch {batch}: done", flush=True)
     print_table("whole network forward+backward (images/s; time ratio; peak step memory MB)",
                 ["variant", "batch", "minialex img/s", "torch img/s", "time vs torch",
                  "minialex MB", "torch MB"], table)
     if args.profile:
-        print_table("where a minialex step's time goes (ms; median round, best with --timer cpu)",
-                    ["variant", "batch", "step", "conv copies", "conv GEMMs", "other", "torch"],
-                    profile)
+        print_table("where a minialex step's time goes (ms; median round, best with --timer cpu;"
+                    " kernel: the process's system time, mostly first touches of fresh memory)",
+                    ["variant", "batch", "step", "conv copies", "conv GEMMs", "other", "kernel",
+                     "torch", "torch kernel"], profile)
+        print_table("memory held for backward after the forward pass (MB) and the step's peak",
+                    ["variant", "batch", "minialex op outputs", "minialex saved by closures",
+                     "torch saved tensors", "minialex peak", "torch peak"], memory)
     write_json(args, "network", results)
 
 

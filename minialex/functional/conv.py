@@ -360,7 +360,10 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
     # (On CuPy the blocks are up to 128 MB: a few per layer.)
     row_cols = ow * n  # GEMM columns per output row: column (oh*OW + ow)*N + n
     blocks = _row_blocks(xs, c_in * kh * kw * row_cols * xs.itemsize, row_cols, oh)
-    buffer = xp.empty(c_in * kh * kw * len(blocks[0]) * row_cols, dtype=x.dtype)
+
+    def new_buffer() -> Any:  # room for the largest block of columns
+        return xp.empty(c_in * kh * kw * len(blocks[0]) * row_cols, dtype=x.dtype)
+    buffer = new_buffer()
 
     def block_matrix(rows: range) -> Any:
         """(C_in*KH*KW, len(rows)*OW*N) view of the front of the buffer."""
@@ -385,15 +388,20 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
                 xp.matmul(wmat[ro], block[ri], out=prod[ro, span])
     # (C_out, OH, OW, N) -> (N, C_out, OH, OW), the bias added on the way
     out = _batch_first(prod.reshape(c_out, oh, ow, n), None if b is None else b.data)
+    # The buffer (up to tens of MB) is not held between forward and backward: backward
+    # takes a new one, so a graph keeps only the saved input per conv layer.
     del prod
+    buffer = None
 
     def _backward(g: Any) -> None:
+        nonlocal buffer
         # dout as a (C_out, OH*OW*N) matrix, matching the column order of im2col.
         need_b = b is not None and b.requires_grad
         gmat, db = _batch_last(g, with_sum=need_b)
         if need_b:
             b.accumulate_grad(db, owned=True)
         need_w, need_x = w.requires_grad, x.requires_grad  # images need no dx
+        buffer = new_buffer() if need_w or need_x else None
         dw = xp.empty((c_out, k_g), dtype=g.dtype) if need_w else None
         dxc = xp.zeros((c_in, h + 2 * ph, wd + 2 * pw, n), dtype=g.dtype) if need_x else None
         for rows in blocks if need_w or need_x else ():
@@ -415,6 +423,7 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
                         xp.matmul(wmat[ro].T, gmat[ro, span], out=dblock[ri])
                 _col2im_add(dxc, dblock.reshape(c_in, kh, kw, len(rows), ow, n), sh, sw,
                             rows.start)
+        buffer = None
         if need_w:
             w.accumulate_grad(dw.reshape(w.shape), owned=True)
         if need_x:
