@@ -24,10 +24,11 @@ What ``conv2d`` changes, each for speed or memory (lesson 03 measures what each 
   of OW*N contiguous numbers instead of runs of OW (13 for AlexNet's conv3-5).
 - phase split: with stride s, input column w moves to [w % s, w // s], so the columns
   j, j + s, j + 2s of a window become neighbours and the runs stay OW*N long (conv1, s = 4).
+  The padding, the batch-last layout and the phases are made in one copy per phase.
 - blocks: the columns are built a block of output rows at a time (a few MB; on a GPU up to
   128 MB) into one reused buffer, used by the GEMMs while still in cache, and rebuilt from
-  the input in backward. The full matrix (224 MB for AlexNet's conv2 at batch 32) is never
-  held.
+  the input in backward (into a new buffer: the graph holds none between the passes). The
+  full matrix (224 MB for AlexNet's conv2 at batch 32) is never held.
 - ``matmul(out=)``: every GEMM writes straight into its slice of the output or gradient.
 - every core: the copies (im2col blocks, col2im's adds, the layout transposes, the bias) are
   split across as many threads as BLAS uses (``_parallel``), by channels or kernel rows, so
@@ -207,40 +208,36 @@ _DEVICE_BLOCK_BYTES = 1 << 27
 _MIN_BLOCK_COLUMNS = 2048
 
 
-def _batch_last_padded(x: Any, ph: int, pw: int) -> Any:
-    """(N, C, H, W) -> zero-padded, batch-last copy (C, H + 2ph, W + 2pw, N)."""
+def _batch_last_phases(x: Any, ph: int, pw: int, sw: int) -> Any:
+    """(N, C, H, W) -> zero-padded, batch-last, phase-split copy (C, Hp, sw, ceil(Wp / sw), N).
+
+    Batch-last: a patch copy then moves runs of OW*N contiguous numbers instead of OW.
+    Phase split: padded column w moves to [w % sw, w // sw]. A window with stride sw reads
+    columns j, j + sw, j + 2*sw, ... of its kernel row: after the split these are neighbours,
+    so the copy into im2col's columns moves runs of OW*N numbers instead of runs of N (lesson 03
+    times the difference). For sw == 1 there is one phase. One copy per phase straight from
+    the input, so the padded layout is never built separately (80 MB for conv1 at batch 128).
+    """
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
-    xc = (xp.zeros if (ph or pw) else xp.empty)((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
-    _parallel.copy(xc[:, ph:ph + h, pw:pw + w, :], x.transpose(1, 2, 3, 0))
-    return xc
-
-
-def _phase_split(xc: Any, sw: int) -> Any:
-    """(C, Hp, Wp, N) -> (C, Hp, sw, ceil(Wp / sw), N): input column w moves to [w % sw, w // sw].
-
-    A window with stride sw reads columns j, j + sw, j + 2*sw, ... of its kernel row: after the
-    split these are neighbours, so the copy into im2col's columns moves runs of OW*N numbers
-    instead of runs of N (lesson 03 times the difference). For sw == 1 it is only a view.
-    """
-    c, hp, wp, n = xc.shape
-    if sw == 1:
-        return xc[:, :, None]
-    xp = backend.get_array_module(xc)
-    xs = xp.zeros((c, hp, sw, -(-wp // sw), n), dtype=xc.dtype)
-
-    def piece(index: tuple[slice, ...]) -> None:  # some channels or rows
-        part, src = xs[index], xc[index]
-        for r in range(sw):
-            part[:, :, r, :len(range(r, wp, sw))] = src[:, :, r::sw]
-
-    _parallel.slices(piece, xc.shape, xc, 2 * xc.nbytes, category="layout")
+    hp, wp = h + 2 * ph, w + 2 * pw
+    xs = (xp.zeros if (ph or pw or sw > 1) else xp.empty)((c, hp, sw, -(-wp // sw), n),
+                                                          dtype=x.dtype)
+    x_t = x.transpose(1, 2, 3, 0)  # (C, H, W, N), a view
+    for r in range(sw):
+        # phase r holds padded columns r + k*sw, that is input columns r + k*sw - pw
+        first = max(0, -(-(pw - r) // sw))  # first k that lands inside the input
+        stop = min(len(range(r, wp, sw)), -(-(w + pw - r) // sw))
+        if stop > first:
+            col = r + first * sw - pw
+            _parallel.copy(xs[:, ph:ph + h, r, first:stop, :],
+                           x_t[:, :, col:col + (stop - first - 1) * sw + 1:sw, :])
     return xs
 
 
 def _patch_views(xs: Any, kh: int, kw: int, sh: int, oh: int, ow: int) -> list[Any]:
     """Strided views of the patches in the phase-split batch-last input ``xs`` (see
-    ``_phase_split``), no copy: view r is (C, KH, len(range(r, KW, sw)), OH, OW, N) and holds
+    ``_batch_last_phases``), no copy: view r is (C, KH, len(range(r, KW, sw)), OH, OW, N) and holds
     the kernel columns j = r, r + sw, ..., which read phase r at positions ow + j // sw."""
     c, _, sw, _, n = xs.shape
     s_c, s_h, _, s_q, s_n = xs.strides
@@ -350,7 +347,7 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: IntPair = 1,
     oh, ow = output_size(h, kh, sh, ph), output_size(wd, kw, sw, pw)
     cout_g, k_g = c_out // groups, (c_in // groups) * kh * kw
     wmat = w.data.reshape(c_out, k_g)  # (C_out, K_g), a view
-    xs = _phase_split(_batch_last_padded(x.data, ph, pw), sw)  # (C_in, Hp, sw, Wp/sw, N)
+    xs = _batch_last_phases(x.data, ph, pw, sw)  # (C_in, Hp, sw, Wp/sw, N)
     views = _patch_views(xs, kh, kw, sh, oh, ow)
 
     # im2col a block of output rows at a time into one reused buffer: each block of columns
