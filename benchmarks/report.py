@@ -149,6 +149,38 @@ def network_table(data: dict[str, Any]) -> str:
          "torch MB", "conv copies ms", "conv GEMMs ms"], rows)
 
 
+def network_profile(data: dict[str, Any]) -> str:
+    rows = []
+    for r in data["results"]:
+        copy_s, gemm_s = r.get("copy_s") or 0.0, r.get("conv_gemm_s") or 0.0
+        kernel = r.get("kernel_s") or {}
+        rows.append([r["variant"], r["batch"], ms(r["minialex_s"]), ms(copy_s), ms(gemm_s),
+                     ms(r["minialex_s"] - copy_s - gemm_s), ms(kernel.get("minialex")),
+                     ms(r["torch_s"]), ms(kernel.get("torch"))])
+    return how_measured(data) + table(
+        ["variant", "batch", "minialex ms", "conv copies ms", "conv GEMMs ms", "other ms",
+         "kernel ms", "torch ms", "torch kernel ms"], rows)
+
+
+def network_memory(data: dict[str, Any]) -> str:
+    def mb(value: Any) -> str:
+        return "-" if value is None else f"{value / 2**20:.0f}"
+
+    rows = []
+    for r in data["results"]:
+        held, peak = r.get("held_for_backward_bytes") or {}, r.get("peak_step_bytes") or {}
+        if not held:
+            continue
+        outputs, saved = held.get("minialex_outputs"), held.get("minialex_saved")
+        rows.append([r["variant"], r["batch"], mb(outputs), mb(saved), mb(outputs + saved),
+                     mb(held.get("torch_saved")), mb(peak.get("minialex")), mb(peak.get("torch")),
+                     ratio(peak.get("minialex"), peak.get("torch"))])
+    return how_measured(data) + table(
+        ["variant", "batch", "minialex op outputs MB", "minialex saved by closures MB",
+         "minialex held MB", "torch saved tensors MB", "minialex peak MB", "torch peak MB",
+         "peak vs torch"], rows)
+
+
 def before_after_table(data: dict[str, Any]) -> str:
     rows = [[r["group"], r["name"], ms(r["before_s"]), ms(r["after_s"]), ms(r["torch_s"]),
              ratio(r["before_s"], r["torch_s"]), ratio(r["after_s"], r["torch_s"]),
@@ -233,11 +265,13 @@ RENDERERS = {"conv": conv_table, "conv_layers": conv_table, "layers": layers_tab
 
 def render(name: str) -> str:
     """The text between the markers ``report:NAME``: ``targets-N`` (the targets at N threads),
-    ``profile-STEM`` (the conv profile of results/STEM.json) or ``STEM`` (its table)."""
+    ``profile-STEM`` (where the time of results/STEM.json goes: conv layers or network),
+    ``memory-STEM`` (the network's memory held for backward) or ``STEM`` (its table)."""
     found = re.fullmatch(r"targets-(\d+)", name)
     if found:
         return targets_table(int(found.group(1)))
-    stem = name.removeprefix("profile-")
+    kind, _, stem = name.partition("-") if name.startswith(("profile-", "memory-")) else (
+        "", "", name)
     path = RESULTS / f"{stem}.json"
     if not path.is_file():
         found = re.fullmatch(r"cpu-(\d+)thread-([\w-]+)", stem)
@@ -246,8 +280,10 @@ def render(name: str) -> str:
                              f"results/{stem}.json")
         return missing(int(found.group(1)), found.group(2))
     data = json.loads(path.read_text())
-    if name.startswith("profile-"):
-        return conv_profile(data)
+    if kind == "memory":
+        return network_memory(data)
+    if kind == "profile":
+        return network_profile(data) if data["benchmark"] == "network" else conv_profile(data)
     return RENDERERS[data["benchmark"]](data)
 
 

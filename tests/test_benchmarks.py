@@ -144,3 +144,34 @@ def test_other_cores_busy_sees_a_process_spinning_beside_it(monkeypatch):
         spin.kill()
         spin.wait()
     assert busy is not None and busy >= 0.5  # one core spun the whole second
+
+
+def test_report_network_profile_and_memory_tables(tmp_path, monkeypatch):
+    """Hand-made network record: the kernel-time and memory columns, checked by hand."""
+    mib = 2**20
+    _record(tmp_path, "network", [
+        {"variant": "torchvision", "batch": 32, "minialex_s": 1.2, "torch_s": 0.8,
+         "copy_s": 0.3, "conv_gemm_s": 0.5, "kernel_s": {"minialex": 0.15, "torch": 0.05},
+         "peak_step_bytes": {"minialex": 500 * mib, "torch": 400 * mib},
+         "held_for_backward_bytes": {"minialex_outputs": 130 * mib,
+                                     "minialex_saved": 50 * mib, "torch_saved": 96 * mib}},
+        {"variant": "torchvision", "batch": 128, "minialex_s": 6.0, "torch_s": 3.0,
+         "copy_s": 2.0, "conv_gemm_s": 2.5, "kernel_s": {"minialex": 2.0, "torch": 1.0},
+         "peak_step_bytes": {}, "held_for_backward_bytes": {}}], others=0.0)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- report:profile-cpu-2thread-network -->\n"
+                      "<!-- /report:profile-cpu-2thread-network -->\n"
+                      "<!-- report:memory-cpu-2thread-network -->\n"
+                      "<!-- /report:memory-cpu-2thread-network -->\n")
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "README", readme)
+    assert report.main([]) == 0
+    text = readme.read_text()
+    # other = 1200 - 300 - 500 ms
+    assert "| torchvision | 32 | 1200.0 | 300.0 | 500.0 | 400.0 | 150.0 | 800.0 | 50.0 |" in text
+    assert "| torchvision | 128 | 6000.0 | 2000.0 | 2500.0 | 1500.0 | 2000.0 | 3000.0 | " \
+           "1000.0 |" in text
+    # held = 130 + 50 MB; peak 500 / 400 = 1.25x; batch 128 has no memory row
+    assert "| torchvision | 32 | 130 | 50 | 180 | 96 | 500 | 400 | 1.25x |" in text
+    assert "| torchvision | 128 |" not in text.split("memory-cpu-2thread-network")[1]
+    assert "busy on 0.00 of the 2 cores" in text and "a busy machine" not in text
