@@ -21,6 +21,7 @@ from pathlib import Path
 from unittest import mock
 
 from harness import (
+    bare_gemms,
     bench_args,
     fmt_ms,
     fmt_ratio,
@@ -103,15 +104,7 @@ def conv_candidates(old, torch, tdev, batch, layer, rng, xp):
         return step
 
     m, kk, n = batch * o * o, cin // g * k * k, cout // g
-    cols = xp.asarray(rng.standard_normal((g, m, kk)).astype("float32"))
-    wmat = xp.asarray(rng.standard_normal((g, kk, n)).astype("float32"))
-    gmat = xp.asarray(rng.standard_normal((g, m, n)).astype("float32"))
-
-    def gemm() -> None:
-        cols @ wmat
-        cols.transpose(0, 2, 1) @ gmat
-        if dx:
-            gmat @ wmat.transpose(0, 2, 1)
+    gemm = bare_gemms(xp, rng, g, m, kk, n, dx)
 
     candidates = {"before": run(old["conv"].conv2d), "after": run(F.conv2d), "gemm": gemm}
     if torch is not None:

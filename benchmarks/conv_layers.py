@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from harness import (
     CopyTimes,
+    bare_gemms,
     bench_args,
     fmt_ms,
     fmt_ratio,
@@ -73,17 +74,8 @@ def main() -> None:
             x.grad = w.grad = b.grad = None
             F.conv2d(x, w, b, stride=s, padding=p, groups=g).backward(gy)
 
-        # The same products as the layer's GEMMs, on ready-made arrays.
         m, kk, n = batch * out_side * out_side, cin // g * k * k, cout // g
-        cols = xp.asarray(rng.standard_normal((g, m, kk)).astype("float32"))
-        wmat = xp.asarray(rng.standard_normal((g, kk, n)).astype("float32"))
-        gmat = xp.asarray(rng.standard_normal((g, m, n)).astype("float32"))
-
-        def gemm(cols=cols, wmat=wmat, gmat=gmat, dx=dx) -> None:
-            cols @ wmat                          # forward
-            cols.transpose(0, 2, 1) @ gmat       # weight gradient
-            if dx:
-                gmat @ wmat.transpose(0, 2, 1)   # column gradient (before col2im)
+        gemm = bare_gemms(xp, rng, g, m, kk, n, dx)
 
         ours_timed = CopyTimes(ours, args.timer)
         candidates = {"minialex": ours_timed, "gemm": gemm}

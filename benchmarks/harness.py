@@ -314,6 +314,26 @@ def write_json(args: argparse.Namespace, name: str, results: Any, **settings: An
         print(f"\nwrote {path}")
 
 
+def bare_gemms(xp: Any, rng: Any, groups: int, m: int, k: int, n: int,
+               with_dx: bool) -> Callable[[], None]:
+    """The matrix products of a conv layer alone (its ceiling with im2col): per group the
+    forward (M x K) @ (K x N), the weight gradient and, if ``with_dx``, the column gradient,
+    on ready-made float32 arrays, each written into an output allocated once (as conv2d's
+    ``matmul(out=)`` does; a fresh output per call would add its page faults)."""
+    def ready(*shape: int) -> Any:
+        return xp.asarray(rng.standard_normal(shape).astype("float32"))
+    cols, wmat, gmat = ready(groups, m, k), ready(groups, k, n), ready(groups, m, n)
+    outs = [xp.empty((groups, m, n), "float32"), xp.empty((groups, k, n), "float32"),
+            xp.empty((groups, m, k), "float32") if with_dx else None]
+
+    def gemm() -> None:
+        xp.matmul(cols, wmat, out=outs[0])                        # forward
+        xp.matmul(cols.transpose(0, 2, 1), gmat, out=outs[1])     # weight gradient
+        if with_dx:
+            xp.matmul(gmat, wmat.transpose(0, 2, 1), out=outs[2])  # column gradient
+    return gemm
+
+
 def _kernel_seconds() -> float:
     """System CPU time of this process so far: page faults, thread wake-ups, the kernel."""
     try:
