@@ -207,7 +207,7 @@ def main() -> None:
                           fmt_ratio(t["after"], t["before"])])
             results.append({"group": group, "name": name, "batch": b, "rounds": n_rounds,
                             "before_s": t["before"], "after_s": t["after"], "torch_s": t_torch,
-                            "gemm_s": t_gemm, "minialex_s": t["after"]})
+                            "gemm_s": t_gemm, "minialex_s": t["after"], "rounds_s": t.rounds})
             print(f"  {name}: done", flush=True)
     print_table("before and after (ms; ratios)",
                 ["group", "case", "before", "after", "torch", "before vs torch",

@@ -106,7 +106,7 @@ def main() -> None:
         results.append({"layer": name, "shape": shape, "batch": batch,
                         "minialex_s": t["minialex"], "torch_s": t_torch, "gemm_s": t["gemm"],
                         "serial_copies_s": t.get("serial"), "copy_s": copy_s,
-                        "gemm_as_run_s": gemm_as_run})
+                        "gemm_as_run_s": gemm_as_run, "rounds_s": t.rounds})
     print_table("conv2d forward+backward (ms)",
                 ["layer", "shape", "minialex", "1-thread copies", "torch", "GEMM", "copies",
                  "vs torch", "vs GEMM"], rows)

@@ -115,11 +115,20 @@ def synchronize(device: str) -> None:
             torch.cuda.synchronize()
 
 
+class Timings(dict):
+    """``{candidate: seconds}`` from ``time_interleaved``, with ``.rounds``: every round's
+    seconds per candidate, in round order (round k of each candidate ran side by side, so
+    ``rounds["a"][k] / rounds["b"][k]`` is one round's ratio: their spread is the noise)."""
+
+    rounds: dict[str, list[float]]
+
+
 def time_interleaved(candidates: dict[str, Callable[[], Any]], rounds: int, warmup: int = 1,
-                     device: str = "cpu", timer: str = "wall") -> dict[str, float]:
+                     device: str = "cpu", timer: str = "wall") -> Timings:
     """Seconds per call of each candidate, measured in interleaved rounds: the median of
     wall-clock times (``timer="wall"``) or the best process CPU time (``timer="cpu"``, which
-    on a loaded machine counts only this process's work; GPU work is not CPU time)."""
+    on a loaded machine counts only this process's work; GPU work is not CPU time). The
+    rounds themselves are in the result's ``.rounds`` (record them as ``rounds_s``)."""
     clock = time.perf_counter if timer == "wall" else time.process_time
     pick = statistics.median if timer == "wall" else min
     for fn in candidates.values():
@@ -134,7 +143,9 @@ def time_interleaved(candidates: dict[str, Callable[[], Any]], rounds: int, warm
             fn()
             synchronize(device)
             samples[name].append(clock() - start)
-    return {name: pick(s) for name, s in samples.items()}
+    result = Timings({name: pick(s) for name, s in samples.items()})
+    result.rounds = samples
+    return result
 
 
 def _cpu_name() -> str:

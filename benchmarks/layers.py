@@ -101,7 +101,8 @@ def main() -> None:
         table.append([name, "x".join(map(str, (batch, *shape))), fmt_ms(t["minialex"]),
                       fmt_ms(t.get("serial")), fmt_ms(t_torch), fmt_ratio(t["minialex"], t_torch)])
         results.append({"layer": name, "input": [batch, *shape], "minialex_s": t["minialex"],
-                        "serial_copies_s": t.get("serial"), "torch_s": t_torch})
+                        "serial_copies_s": t.get("serial"), "torch_s": t_torch,
+                        "rounds_s": t.rounds})
     print_table("layer forward+backward (ms)",
                 ["layer", "input", "minialex", "1 thread", "torch", "vs torch"], table)
     write_json(args, "layers", results, batch=batch, rounds=rounds)

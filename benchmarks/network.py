@@ -152,7 +152,7 @@ def main() -> None:
     torch, tdev = torch_for(args.device)
     print(f"machine: {machine_description(args.device)}")
     print(f"float32, one training step (forward, cross-entropy, backward), "
-          f"{timer_description(args, args.rounds or 3)} (1 round at batch 128 for 224/227 inputs)")
+          f"{timer_description(args, args.rounds or 3)}")
     table, results, profile, memory = [], [], [], []
     for variant in variants:
         for batch in batches:
@@ -161,8 +161,8 @@ def main() -> None:
             candidates = {"minialex": ours}
             if torch is not None:
                 candidates["torch"] = KernelTimes(torch_step(torch, model, x, y, tdev))
-            big = batch * x[0].size > 32 * 3 * 227 * 227
-            rounds = args.rounds or (1 if args.quick or big else 3)
+            # three rounds at every batch: one round's ratio against another's is the noise
+            rounds = args.rounds or (1 if args.quick else 3)
             t = time_interleaved(candidates, rounds, device=args.device, timer=args.timer)
             t_torch = t.get("torch")
             mem, held = {}, {}
@@ -184,7 +184,8 @@ def main() -> None:
             results.append({"variant": variant, "batch": batch, "minialex_s": t["minialex"],
                             "torch_s": t_torch, "peak_step_bytes": mem, "copy_s": copy_s,
                             "conv_gemm_s": gemm_s, "kernel_s": kernel,
-                            "held_for_backward_bytes": held, "rounds": rounds})
+                            "held_for_backward_bytes": held, "rounds": rounds,
+                            "rounds_s": t.rounds})
             profile.append([variant, batch, fmt_ms(t["minialex"]), fmt_ms(copy_s),
                             fmt_ms(gemm_s), fmt_ms(t["minialex"] - copy_s - gemm_s),
                             fmt_ms(kernel["minialex"]), fmt_ms(t_torch),

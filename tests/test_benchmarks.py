@@ -101,13 +101,16 @@ def test_report_computes_ratios_and_verdicts(tmp_path, monkeypatch):
     assert "| conv1 | 300.0 | 60.0 | 210.0 | 30.0 | 280.0 | 0.75x | 20% |" in text  # profile
     assert "| max_pool2d 3/2 | 32x96x55x55 | 50.0 | 90.0 | 40.0 | 1.25x |" in text
     assert "a busy machine" in text  # the layers record started at load 3.0 on 2 cores
+    # records without rounds: a single round's ratio is the median
     assert "| each conv layer vs its bare GEMMs, batch 32 | <= 1.15x | - | 1.07-1.50x | " \
-           "missed |" in text
-    assert "| conv2 (5x5, groups=2) vs PyTorch | <= 1.20x | - | 1.20x | met |" in text
-    assert "| max pool 3/2 vs PyTorch, 55x55 and 13x13 | <= 1.30x | - | 1.25x | met |" in text
-    assert "| batch norm (train and eval) vs PyTorch | <= 1.30x | - | 0.50x | met |" in text
-    assert "training step vs PyTorch, batch 8 / 32 / 128 | <= 1.10x | - | - | not measured" \
+           "1.07-1.50x | missed |" in text
+    assert "| conv2 (5x5, groups=2) vs PyTorch | <= 1.20x | - | 1.20x | 1.20x | met |" in text
+    assert "| max pool 3/2 vs PyTorch, 55x55 and 13x13 | <= 1.30x | - | 1.25x | 1.25x | met |" \
            in text
+    assert "| batch norm (train and eval) vs PyTorch | <= 1.30x | - | 0.50x | 0.50x | met |" \
+           in text
+    assert "training step vs PyTorch, batch 8 / 32 / 128 | <= 1.10x | - | - | - | " \
+           "not measured" in text
     readme.write_text("<!-- report:cpu-2thread-nothing -->\n<!-- /report:cpu-2thread-nothing "
                       "-->\n")
     report.main([])
@@ -175,3 +178,23 @@ def test_report_network_profile_and_memory_tables(tmp_path, monkeypatch):
     assert "| torchvision | 32 | 130 | 50 | 180 | 96 | 500 | 400 | 1.25x |" in text
     assert "| torchvision | 128 |" not in text.split("memory-cpu-2thread-network")[1]
     assert "busy on 0.00 of the 2 cores" in text and "a busy machine" not in text
+
+
+def test_verdict_accounts_for_the_rounds(tmp_path, monkeypatch):
+    """One-round ratios from rounds_s: a median over the goal with a round under it is noise."""
+    def row(name, ours, theirs):
+        return {"layer": name, "input": [32, 1], "minialex_s": sorted(ours)[1],
+                "torch_s": sorted(theirs)[1], "rounds_s": {"minialex": ours, "torch": theirs}}
+    # max pool rounds (minialex / torch): 1.2, 1.4, 1.5 -> median of times 1.4 / 1.0
+    _record(tmp_path, "layers", [row("max_pool2d 3/2 a", [1.2, 1.4, 1.5], [1.0, 1.0, 1.0]),
+                                 # batch norm: every round at 2.0x
+                                 row("batch_norm (eval) b", [2.0, 2.0, 2.0], [1.0, 1.0, 1.0])],
+            others=0.0)
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    text = report.targets_table(2)
+    assert "| max pool 3/2 vs PyTorch, 55x55 and 13x13 | <= 1.30x | - | 1.40x | 1.20-1.50x | " \
+           "within noise |" in text
+    assert "| batch norm (train and eval) vs PyTorch | <= 1.30x | - | 2.00x | 2.00x | missed |" \
+           in text
+    assert report.verdict(1.3, [(1.2, 1.1, 1.4)]) == "met"
+    assert report.verdict(1.3, []) == "not measured"
