@@ -92,6 +92,7 @@ def test_report_computes_ratios_and_verdicts(tmp_path, monkeypatch):
                       "\n<!-- report:targets-2 -->\n<!-- /report:targets-2 -->\nend\n")
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     monkeypatch.setattr(report, "README", readme)
+    monkeypatch.setattr(report, "MAIN_README", tmp_path / "no-main-readme.md")
     assert report.main(["--check"]) == 1  # stale
     assert report.main([]) == 0 and report.main(["--check"]) == 0
     text = readme.read_text()
@@ -168,6 +169,7 @@ def test_report_network_profile_and_memory_tables(tmp_path, monkeypatch):
                       "<!-- /report:memory-cpu-2thread-network -->\n")
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     monkeypatch.setattr(report, "README", readme)
+    monkeypatch.setattr(report, "MAIN_README", tmp_path / "no-main-readme.md")
     assert report.main([]) == 0
     text = readme.read_text()
     # other = 1200 - 300 - 500 ms
@@ -178,6 +180,10 @@ def test_report_network_profile_and_memory_tables(tmp_path, monkeypatch):
     assert "| torchvision | 32 | 130 | 50 | 180 | 96 | 500 | 400 | 1.25x |" in text
     assert "| torchvision | 128 |" not in text.split("memory-cpu-2thread-network")[1]
     assert "busy on 0.00 of the 2 cores" in text and "a busy machine" not in text
+    # the main README's sentence: 1.2 / 0.8 and 6.0 / 3.0; no rounds recorded
+    assert "training step takes 1.50-2.00x PyTorch's time (median of interleaved rounds; " \
+           "single rounds 1.50-2.00x)" in report.speed_sentence(2)
+    assert "Not measured yet" in report.speed_sentence(3)
 
 
 def test_verdict_accounts_for_the_rounds(tmp_path, monkeypatch):
