@@ -73,6 +73,20 @@ def _record(folder, name, results, cores=2, load=0.1, others=None):
     (folder / f"cpu-2thread-{name}.json").write_text(json.dumps(data))
 
 
+def _markers(*names):
+    return "".join(f"<!-- report:{n} -->\n<!-- /report:{n} -->\n" for n in names)
+
+
+def _report_into(folder, monkeypatch, text):
+    """report.py reading the records in ``folder`` and writing a README.md there only."""
+    readme = folder / "README.md"
+    readme.write_text(text)
+    monkeypatch.setattr(report, "RESULTS", folder)
+    monkeypatch.setattr(report, "README", readme)
+    monkeypatch.setattr(report, "MAIN_README", folder / "no-main-readme.md")
+    return readme
+
+
 def test_report_computes_ratios_and_verdicts(tmp_path, monkeypatch):
     """Hand-made records: every ratio and verdict in the tables is checked by hand."""
     conv = [{"layer": f"conv{k}", "shape": "s", "minialex_s": 0.30, "torch_s": 0.25,
@@ -84,15 +98,11 @@ def test_report_computes_ratios_and_verdicts(tmp_path, monkeypatch):
          "torch_s": 0.04, "serial_copies_s": 0.09},
         {"layer": "batch_norm (train)", "input": [32, 4096], "minialex_s": 0.001,
          "torch_s": 0.002, "serial_copies_s": None}], load=3.0)
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- report:cpu-2thread-conv -->\nstale 9.99x\n"
-                      "<!-- /report:cpu-2thread-conv -->\n<!-- report:profile-cpu-2thread-conv"
-                      " -->\n<!-- /report:profile-cpu-2thread-conv -->\n"
-                      "<!-- report:cpu-2thread-layers -->\n<!-- /report:cpu-2thread-layers -->"
-                      "\n<!-- report:targets-2 -->\n<!-- /report:targets-2 -->\nend\n")
-    monkeypatch.setattr(report, "RESULTS", tmp_path)
-    monkeypatch.setattr(report, "README", readme)
-    monkeypatch.setattr(report, "MAIN_README", tmp_path / "no-main-readme.md")
+    readme = _report_into(tmp_path, monkeypatch,
+                          "intro\n<!-- report:cpu-2thread-conv -->\nstale 9.99x\n"
+                          "<!-- /report:cpu-2thread-conv -->\n" + _markers(
+                              "profile-cpu-2thread-conv", "cpu-2thread-layers", "targets-2")
+                          + "end\n")
     assert report.main(["--check"]) == 1  # stale
     assert report.main([]) == 0 and report.main(["--check"]) == 0
     text = readme.read_text()
@@ -112,8 +122,7 @@ def test_report_computes_ratios_and_verdicts(tmp_path, monkeypatch):
            in text
     assert "training step vs PyTorch, batch 8 / 32 / 128 | <= 1.10x | - | - | - | " \
            "not measured" in text
-    readme.write_text("<!-- report:cpu-2thread-nothing -->\n<!-- /report:cpu-2thread-nothing "
-                      "-->\n")
+    readme.write_text(_markers("cpu-2thread-nothing"))
     report.main([])
     assert "Not measured yet" in readme.read_text()
 
@@ -162,14 +171,8 @@ def test_report_network_profile_and_memory_tables(tmp_path, monkeypatch):
         {"variant": "torchvision", "batch": 128, "minialex_s": 6.0, "torch_s": 3.0,
          "copy_s": 2.0, "conv_gemm_s": 2.5, "kernel_s": {"minialex": 2.0, "torch": 1.0},
          "peak_step_bytes": {}, "held_for_backward_bytes": {}}], others=0.0)
-    readme = tmp_path / "README.md"
-    readme.write_text("<!-- report:profile-cpu-2thread-network -->\n"
-                      "<!-- /report:profile-cpu-2thread-network -->\n"
-                      "<!-- report:memory-cpu-2thread-network -->\n"
-                      "<!-- /report:memory-cpu-2thread-network -->\n")
-    monkeypatch.setattr(report, "RESULTS", tmp_path)
-    monkeypatch.setattr(report, "README", readme)
-    monkeypatch.setattr(report, "MAIN_README", tmp_path / "no-main-readme.md")
+    readme = _report_into(tmp_path, monkeypatch, _markers("profile-cpu-2thread-network",
+                                                          "memory-cpu-2thread-network"))
     assert report.main([]) == 0
     text = readme.read_text()
     # other = 1200 - 300 - 500 ms
