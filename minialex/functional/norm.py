@@ -186,7 +186,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     def per_channel(v: Any) -> Any:
         """(C',) -> (1, C', ...): each channel's value repeated over its map, so that a
         per-channel add or multiply runs along whole images (C'*H*W contiguous values), not
-        along single maps (36 values at 6x6; 1.6-1.9x faster, benchmarks/README.md)."""
+        along single maps (36 values at 6x6; benchmarks/README.md's before/after table)."""
         return xp.repeat(v, map_size).reshape((1, v.shape[0]) + a.shape[2:])
 
     # Every channel is normalised on its own, so the channels are shared among the cores
