@@ -355,27 +355,10 @@ def _kernel_seconds() -> float:
 
 
 class KernelTimes:
-    """Wraps a candidate so that each call records the system CPU time it took ("kernel"):
-    mostly the page faults of memory touched for the first time. ``median`` as CopyTimes."""
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self.fn, self.calls = fn, []
-
-    def __call__(self) -> None:
-        start = _kernel_seconds()
-        self.fn()
-        self.calls.append({"kernel": _kernel_seconds() - start})
-
-    def median(self, key: str, warmup: int = 1) -> float:
-        calls = self.calls[warmup:] or self.calls
-        return statistics.median(c.get(key, 0.0) for c in calls) if calls else 0.0
-
-
-class CopyTimes:
-    """Wraps a minialex candidate so that each call records where its time went
-    (``_parallel.profile``: "copy" and "gemm" seconds, on the clock of ``timer``);
-    ``median(key)`` over the calls, or the values of the call that took least time
-    (``timer="cpu"``, as the candidate's own time is the best call)."""
+    """Wraps a candidate so that each call records its time ("total", on the clock of
+    ``timer``) and the system CPU time it took ("kernel": mostly the page faults of memory
+    touched for the first time); ``median(key)`` over the calls, or the values of the call
+    that took least time (``timer="cpu"``, as the candidate's own time is the best call)."""
 
     def __init__(self, fn: Callable[[], Any], timer: str = "wall") -> None:
         self.fn, self.calls, self.timer = fn, [], timer
@@ -383,10 +366,13 @@ class CopyTimes:
 
     def __call__(self) -> None:
         start, kernel = self.clock(), _kernel_seconds()
-        with _parallel.profile(self.clock) as seconds:
-            self.fn()
+        seconds = self._run()
         self.calls.append(dict(seconds, total=self.clock() - start,
                                kernel=_kernel_seconds() - kernel))
+
+    def _run(self) -> dict[str, float]:
+        self.fn()
+        return {}
 
     def median(self, key: str, warmup: int = 1) -> float:
         """Seconds of ``key`` over the calls after the warm-up ones (see the class)."""
@@ -396,6 +382,16 @@ class CopyTimes:
         if self.timer == "cpu":
             return min(calls, key=lambda c: c["total"]).get(key, 0.0)
         return statistics.median(c.get(key, 0.0) for c in calls)
+
+
+class CopyTimes(KernelTimes):
+    """KernelTimes for a minialex candidate, which also records where its time went
+    (``_parallel.profile``: "copy" and "gemm" seconds, on the same clock)."""
+
+    def _run(self) -> dict[str, float]:
+        with _parallel.profile(self.clock) as seconds:
+            self.fn()
+        return seconds
 
 
 def serial_copies(fn: Callable[[], Any]) -> Callable[[], Any] | None:

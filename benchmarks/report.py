@@ -202,6 +202,16 @@ def _span(values: list[float]) -> str:
     return f"{lo:.2f}x" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}-{hi:.2f}x"
 
 
+def round_ratios(r: dict[str, Any], a: str, b: str) -> list[float]:
+    """A record row's one-round ratios of ``a`` to ``b`` (keys such as "minialex_s"): the
+    rounds were interleaved, so round k of each ran side by side (``rounds_s``). A row
+    without rounds gives its median ratio alone."""
+    rounds = r.get("rounds_s") or {}
+    per = [x / y for x, y in zip(rounds.get(a.removesuffix("_s")) or [],
+                                 rounds.get(b.removesuffix("_s")) or [], strict=False) if y]
+    return per or [r[a] / r[b]]
+
+
 VERDICTS = ("met: every row's median within the goal; within noise: a median above it, but "
             "every row had a round within it; missed: some row above the goal in every round")
 
@@ -223,22 +233,17 @@ def targets_table(threads: int) -> str:
     def rows_of(data: dict[str, Any] | None, keep: Callable[[dict[str, Any]], bool]) -> list:
         return [r for r in (data or {}).get("results", []) if keep(r)]
 
-    def ratios(rows: list, a: str, b: str) -> list[float]:
-        return [r[a] / r[b] for r in rows if r.get(a) and r.get(b)]
-
     def noisy(rows: list, a: str, b: str) -> list[tuple[float, float, float]]:
-        """(median ratio, lowest and highest one-round ratio) of each row: the rounds were
-        interleaved, so round k of a and of b ran side by side (``rounds_s``)."""
+        """(median ratio, lowest and highest one-round ratio) of each row."""
         found = []
         for r in rows:
-            if not (r.get(a) and r.get(b)):
-                continue
-            rounds = r.get("rounds_s") or {}
-            ra, rb = rounds.get(a.removesuffix("_s")), rounds.get(b.removesuffix("_s"))
-            per = [x / y for x, y in zip(ra or [], rb or [], strict=False) if y]
-            per = per or [r[a] / r[b]]
-            found.append((r[a] / r[b], min(per), max(per)))
+            if r.get(a) and r.get(b):
+                per = round_ratios(r, a, b)
+                found.append((r[a] / r[b], min(per), max(per)))
         return found
+
+    def ratios(rows: list, a: str, b: str) -> list[float]:
+        return [m for m, _, _ in noisy(rows, a, b)]
 
     five = {"conv1", "conv2", "conv3", "conv4", "conv5"}
     pools = lambda r: r.get("layer", r.get("name", "")).startswith("max_pool2d 3/2")  # noqa: E731
@@ -303,9 +308,7 @@ def speed_sentence(threads: int) -> str:
     if not rows:
         return missing(threads, "network")
     medians = [r["minialex_s"] / r["torch_s"] for r in rows]
-    rounds = [x / y for r in rows for x, y in zip(
-        (r.get("rounds_s") or {}).get("minialex", []), (r.get("rounds_s") or {}).get("torch", []),
-        strict=False) if y] or medians
+    rounds = [q for r in rows for q in round_ratios(r, "minialex_s", "torch_s")]
     info = net.get("machine_info") or {}
     return (f"Speed: on {info.get('cores', '?')} CPU cores ({info.get('cpu', 'a CPU')}, "
             f"{info.get('date', '?')}) a whole AlexNet training step takes {_span(medians)} "
